@@ -31,6 +31,7 @@ __all__ = [
     "bcd_date",
     "bcd_time",
     "diversify",
+    "ecb_encrypt",
     "load_mac1_data",
     "load_mac2_data",
     "load_session_input",
@@ -81,7 +82,7 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
-def _ecb_encrypt(alg: Algorithm, key: bytes, data: bytes) -> bytes:
+def ecb_encrypt(alg: Algorithm, key: bytes, data: bytes) -> bytes:
     """Encrypt whole blocks in ECB mode: 3DES (8- or 16-byte key, 8 = single DES) or SM4 (16)."""
     if Algorithm(alg) is Algorithm.TDES:
         _check_length("DES key", key, 8, 16, 24)
@@ -117,7 +118,7 @@ def _cbc_mac(alg: Algorithm, key: bytes, data: bytes) -> bytes:
     chain = bytes(size)
     padded = pad(data, size)
     for offset in range(0, len(padded), size):
-        chain = _ecb_encrypt(alg, key, _xor(chain, padded[offset : offset + size]))
+        chain = ecb_encrypt(alg, key, _xor(chain, padded[offset : offset + size]))
     return chain[:MAC_LENGTH]
 
 
@@ -134,8 +135,8 @@ def diversify(alg: Algorithm, master_key: bytes, factor: bytes) -> bytes:
     _check_length("master key", master_key, _CARD_KEY_LENGTH)
     _check_length("diversification factor", factor, _FACTOR_LENGTH)
     if Algorithm(alg) is Algorithm.TDES:
-        return _ecb_encrypt(alg, master_key, factor) + _ecb_encrypt(alg, master_key, _invert(factor))
-    return _ecb_encrypt(alg, master_key, bytes(factor) + _invert(factor))
+        return ecb_encrypt(alg, master_key, factor) + ecb_encrypt(alg, master_key, _invert(factor))
+    return ecb_encrypt(alg, master_key, bytes(factor) + _invert(factor))
 
 
 def two_level_diversify(
@@ -162,8 +163,8 @@ def session_key(alg: Algorithm, card_key: bytes, data8: bytes) -> bytes:
     _check_length("card key", card_key, _CARD_KEY_LENGTH)
     _check_length("session key input", data8, 8)
     if Algorithm(alg) is Algorithm.TDES:
-        return _ecb_encrypt(alg, card_key, data8)
-    return _ecb_encrypt(alg, card_key, bytes(data8) + _invert(data8))
+        return ecb_encrypt(alg, card_key, data8)
+    return ecb_encrypt(alg, card_key, bytes(data8) + _invert(data8))
 
 
 def _u(value: int, length: int, name: str) -> bytes:
