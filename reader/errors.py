@@ -31,3 +31,7 @@ class CardError(Exception):
     def __init__(self, message: str, sw: int | None = None) -> None:
         super().__init__(message)
         self.sw = sw
+
+
+class CardImageError(Exception):
+    """A card image file cannot be used: the message names the file and what is wrong."""

@@ -1,0 +1,1 @@
+"""The `ykt` command line: a thin click layer over the library."""

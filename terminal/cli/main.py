@@ -1,0 +1,68 @@
+"""`ykt`: the entry point. Errors the user can act on become one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import Any
+
+import click
+
+from applets.errors import AppletError
+from reader.errors import CardError, CardImageError, ReaderError
+from terminal.errors import TerminalError
+
+# What a user can cause and fix: shown as one line, never as a traceback.
+USER_ERRORS = (TerminalError, ReaderError, CardError, CardImageError, AppletError, ValueError, OSError)
+
+
+class YktGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as e:
+            raise click.ClickException(str(e) or type(e).__name__) from None
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:  # a bug: one line for the user, the traceback only with -vv
+            logging.getLogger("ykt").debug("internal error", exc_info=True)
+            raise click.ClickException(f"internal error ({type(e).__name__}: {e}); run with -vv for details") from None
+
+
+@click.group(cls=YktGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug with masked APDUs).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """yikatong (一卡通): virtual social security cards and a counter/validator terminal.
+
+    \b
+    Examples:
+      ykt card list                      # the demo cards
+      ykt card read --card zhang-wei     # read a demo card in-process
+      ykt card serve card.json           # put a card image into pcscd (vpcd)
+    """
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)], format="%(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _register() -> None:
+    from terminal.cli.apdu import apdu, readers
+    from terminal.cli.card import card
+    from terminal.cli.trace import trace
+
+    for command in (card, apdu, readers, trace):
+        cli.add_command(command)
+    for module, name in (("terminal.cli.ledger", "ledger"), ("terminal.cli.purse", "purse")):
+        if importlib.util.find_spec(module) is not None:  # groups of parts built in later issues
+            cli.add_command(getattr(importlib.import_module(module), name))
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="ykt")

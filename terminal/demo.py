@@ -1,0 +1,40 @@
+"""The embedded default: demo cards issued from data/cards/*.toml into the terminal's home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reader.card_file import save_new_image
+from terminal.issuer import demo_profile_paths, issue_image, load_profile, load_test_keys
+from terminal.paths import default_home
+
+
+def cards_dir(home: Path | None = None) -> Path:
+    return (home or default_home()) / "cards"
+
+
+def ensure_demo_cards(home: Path | None = None) -> list[Path]:
+    """Issue every demo holder's card image that is not there yet; returns all demo image paths.
+    Existing images are kept, so balances and PIN counters persist between runs."""
+    folder = cards_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    keys = None
+    for profile_path in demo_profile_paths():
+        image = folder / f"{profile_path.stem}.card.json"
+        if not image.exists():
+            keys = keys or load_test_keys()
+            save_new_image(image, issue_image(load_profile(profile_path), keys))
+        out.append(image)
+    return out
+
+
+def resolve_card(name_or_path: str, home: Path | None = None) -> Path:
+    """A card image path, or the name of a demo card (e.g. `zhang-wei`) in the terminal's home."""
+    p = Path(name_or_path)
+    if p.suffix or p.exists() or "/" in name_or_path:
+        return p
+    for image in ensure_demo_cards(home):
+        if image.name == f"{name_or_path}.card.json":
+            return image
+    return p

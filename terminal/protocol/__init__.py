@@ -1,0 +1,1 @@
+"""Terminal-side command builders and answer parsers (pure: bytes in, bytes out)."""
