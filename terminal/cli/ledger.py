@@ -1,0 +1,206 @@
+"""`ykt ledger …`: create, verify, report, export and recover the terminal's local ledger.
+
+Each command opens the library object, calls one thing, and turns errors into one-line ClickExceptions.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from terminal.ledger import Ledger, LedgerError
+from terminal.ledger.export import export as export_rows
+from terminal.ledger.keyfile import key_path
+from terminal.ledger.report import format_report, yuan
+from terminal.paths import default_ledger_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Ledger database. Default: $YKT_HOME/ledger.sqlite, else ledger.sqlite in the user data dir.",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def one_line_errors(func: F) -> F:
+    """Ledger, validation, OS and SQLite errors become `Error: …` and exit 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (LedgerError, ValueError, TypeError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"cannot use the ledger database: {exc}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _path(db_path: Path | None) -> Path:
+    return db_path if db_path is not None else default_ledger_path()
+
+
+@click.group()
+def ledger() -> None:
+    """The shop's local book of record: a double-entry, hash-chained SQLite ledger.
+
+    Example:
+
+        ykt ledger init --terminal-id 000000000001 && ykt ledger verify
+    """
+
+
+@ledger.command()
+@db_option
+@click.option("--terminal-id", envvar="YKT_TERMINAL_ID", help="This terminal's id (PSAM terminal id). [env YKT_TERMINAL_ID]")
+@one_line_errors
+def init(db_path: Path | None, terminal_id: str | None) -> None:
+    """Create the ledger and its key file (<db>.key, mode 0600); harmless if it exists.
+
+    Example:
+
+        ykt ledger init --db shop.sqlite --terminal-id 000000000001
+    """
+    path = _path(db_path)
+    if path.exists() and path.stat().st_size:
+        try:
+            with Ledger.open(path, terminal_id=terminal_id, create=False) as book:
+                click.echo(f"ledger already initialised: {path} (terminal {book.terminal_id})")
+                return
+        except LedgerError as exc:
+            if "not an initialised ledger" not in str(exc):
+                raise
+    if not terminal_id:
+        raise click.ClickException("--terminal-id is needed to create a ledger (or set YKT_TERMINAL_ID)")
+    with Ledger.open(path, terminal_id=terminal_id, create=True) as book:
+        click.echo(f"initialised ledger {path} for terminal {book.terminal_id} (key {key_path(path)})")
+
+
+@ledger.command()
+@db_option
+@click.option("--quick", is_flag=True, help="PRAGMA quick_check instead of the full integrity_check.")
+@json_option
+@one_line_errors
+def verify(db_path: Path | None, quick: bool, as_json: bool) -> None:
+    """Check integrity_check, the hash chain, every HMAC and the double-entry sums; name the first bad row.
+
+    Exits 1 if anything is wrong.
+
+    Example:
+
+        ykt ledger verify --db shop.sqlite
+    """
+    with Ledger.open(_path(db_path), create=False) as book:
+        result = book.verify(quick=quick)
+    if as_json:
+        body = {"ok": result.ok, "rows": result.rows_checked, "transactions": result.transactions,
+                "head_seq": result.head_seq, "chain_version": result.chain_version,
+                "problems": [asdict(p) for p in result.problems]}
+        click.echo(json.dumps(body, ensure_ascii=False))
+    elif result.ok:
+        click.echo(f"ok: chain v{result.chain_version}, {result.rows_checked} rows, {result.transactions} transactions,"
+                   f" head seq {result.head_seq}")
+    else:
+        for problem in result.problems:
+            click.echo(f"bad: {problem}")
+    if not result.ok:
+        raise click.ClickException(f"ledger verification failed; first bad row: {result.first}")
+
+
+@ledger.command()
+@db_option
+@click.option("--day", help="Business day YYYY-MM-DD. Default: today.")
+@json_option
+@one_line_errors
+def report(db_path: Path | None, day: str | None, as_json: bool) -> None:
+    """A business day's totals by account and by operator (amounts in yuan).
+
+    Example:
+
+        ykt ledger report --db shop.sqlite --day 2024-05-01
+    """
+    with Ledger.open(_path(db_path), create=False) as book:
+        result = book.report(day or _dt.date.today().isoformat())
+    click.echo(json.dumps(asdict(result), ensure_ascii=False) if as_json else format_report(result))
+
+
+@ledger.command()
+@db_option
+@click.option("--what", type=click.Choice(["transactions", "postings", "totals"]), default="transactions",
+              show_default=True, help="Which rows to export.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--day", help="Only this business day (YYYY-MM-DD).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file (CSV gets a UTF-8 BOM so spreadsheets read Chinese text). Default: stdout.")
+@one_line_errors
+def export(db_path: Path | None, what: str, fmt: str, day: str | None, output: Path | None) -> None:
+    """Write transactions, postings or daily totals as CSV or JSON (integer fen + exact yuan columns).
+
+    Example:
+
+        ykt ledger export --db shop.sqlite --what postings --day 2024-05-01 -o postings.csv
+    """
+    with Ledger.open(_path(db_path), create=False) as book:
+        if output is None:
+            count = export_rows(book.db, click.get_text_stream("stdout"), what=what, fmt=fmt, day=day)  # type: ignore[arg-type]
+        else:
+            encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+            with open(output, "w", encoding=encoding, newline="") as out:
+                count = export_rows(book.db, out, what=what, fmt=fmt, day=day)  # type: ignore[arg-type]
+                out.flush()
+                os.fsync(out.fileno())
+            click.echo(f"exported {count} {what} rows to {output}", err=True)
+
+
+@ledger.command()
+@db_option
+@json_option
+@one_line_errors
+def recover(db_path: Path | None, as_json: bool) -> None:
+    """List intents left pending (e.g. by a crash) for the operator; the card flow resolves them with the card.
+
+    Example:
+
+        ykt ledger recover --db shop.sqlite
+    """
+    with Ledger.open(_path(db_path), create=False) as book:
+        pending = book.pending_intents()
+    if as_json:
+        click.echo(json.dumps([asdict(i) for i in pending], ensure_ascii=False))
+        return
+    if not pending:
+        click.echo("no pending intents")
+        return
+    click.echo(f"{len(pending)} pending intent(s); present each card to the terminal to resolve it:")
+    for i in pending:
+        counter = "-" if i.card_counter is None else str(i.card_counter)
+        click.echo(f"  {i.intent_id}  {i.created_at}  {i.kind:<16} {yuan(i.amount_fen):>10}  card {i.card_serial or '-'}"
+                   f"  counter {counter}  operator {i.operator}")
+
+
+def main() -> None:  # pragma: no cover - convenience for `python -m terminal.cli.ledger`
+    ledger(prog_name="ykt ledger", args=sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

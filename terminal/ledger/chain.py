@@ -1,0 +1,111 @@
+"""The hash chain, format v1 (documented in docs/ledger.md, "Chain format v1").
+
+    payload  = canonical JSON of {"t": <table>, <column>: <value>, ...} over the table's hashed columns
+    row_hash = hex(SHA-256(b"ykt-ledger/1\\n" || payload || b"\\n" || prev_hash))      (prev_hash as 64 hex chars)
+    mac      = hex(HMAC-SHA256(key, b"ykt-ledger/1 row " || row_hash))
+    head mac = hex(HMAC-SHA256(key, b"ykt-ledger/1 head " || canonical JSON of
+               {"chain_version", "key_id", "row_hash", "seq", "terminal_id"}))
+
+The first row's prev_hash is GENESIS (64 zeros). Rows of all chained tables share one sequence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import sqlite3
+from typing import Any
+
+from .canonical import canonical_bytes, encode_row_unchecked
+from .schema import CHAINED
+
+CHAIN_VERSION = 1
+GENESIS = "0" * 64
+ROW_PREFIX = b"ykt-ledger/1\n"
+MAC_ROW_PREFIX = b"ykt-ledger/1 row "
+MAC_HEAD_PREFIX = b"ykt-ledger/1 head "
+KEY_ID_LABEL = b"ykt-ledger/1 key-id"
+
+
+def row_hash(table: str, values: dict[str, Any], prev_hash: str) -> str:
+    """row_hash of a row given as {column: value} over exactly the table's hashed columns."""
+    payload = dict(values)
+    payload["t"] = table
+    return hashlib.sha256(ROW_PREFIX + encode_row_unchecked(payload) + b"\n" + prev_hash.encode("ascii")).hexdigest()
+
+
+class Mac:
+    """HMAC-SHA256 under the per-terminal key. The key never leaves this object (and never enters the DB)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) < 32:
+            raise ValueError("the ledger key must be at least 32 bytes")
+        self._key = key
+
+    def __repr__(self) -> str:
+        return f"Mac(key_id={self.key_id()})"
+
+    def key_id(self) -> str:
+        """A public fingerprint of the key (stored in meta so a wrong key file is named as such)."""
+        return hmac.new(self._key, KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
+
+    def row(self, row_hash_hex: str) -> str:
+        return hmac.new(self._key, MAC_ROW_PREFIX + row_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def head(self, *, seq: int, row_hash_hex: str, terminal_id: str) -> str:
+        body = canonical_bytes(
+            {"chain_version": CHAIN_VERSION, "key_id": self.key_id(), "row_hash": row_hash_hex, "seq": seq,
+             "terminal_id": terminal_id}
+        )
+        return hmac.new(self._key, MAC_HEAD_PREFIX + body, hashlib.sha256).hexdigest()
+
+    def check_row(self, row_hash_hex: str, mac_hex: object) -> bool:
+        return isinstance(mac_hex, str) and hmac.compare_digest(self.row(row_hash_hex), mac_hex)
+
+    def check_head(self, *, seq: int, row_hash_hex: str, terminal_id: str, mac_hex: object) -> bool:
+        expected = self.head(seq=seq, row_hash_hex=row_hash_hex, terminal_id=terminal_id)
+        return isinstance(mac_hex, str) and hmac.compare_digest(expected, mac_hex)
+
+
+class ChainWriter:
+    """Appends chained rows inside the caller's open SQLite transaction, then stores the new head."""
+
+    def __init__(self, conn: sqlite3.Connection, mac: Mac, terminal_id: str) -> None:
+        self._conn = conn
+        self._mac = mac
+        self._terminal_id = terminal_id
+        row = conn.execute("SELECT seq, row_hash FROM chain_head WHERE id = 1").fetchone()
+        self.seq: int = 0 if row is None else row[0]
+        self.hash: str = GENESIS if row is None else row[1]
+        self._has_head = row is not None
+        self.appended = 0
+
+    def next_seq(self) -> int:
+        return self.seq + 1
+
+    def append(self, table: str, values: dict[str, Any]) -> int:
+        """Insert one chained row (all hashed columns but seq given in `values`); return its seq."""
+        columns = CHAINED[table]
+        seq = self.seq + 1
+        row = {c: values[c] for c in columns if c != "seq"}
+        row["seq"] = seq
+        h = row_hash(table, row, self.hash)
+        names = ", ".join(columns + ("prev_hash", "row_hash", "mac"))
+        marks = ", ".join("?" * (len(columns) + 3))
+        self._conn.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks})",
+            [row[c] for c in columns] + [self.hash, h, self._mac.row(h)],
+        )
+        self.seq, self.hash = seq, h
+        self.appended += 1
+        return seq
+
+    def store_head(self) -> None:
+        mac = self._mac.head(seq=self.seq, row_hash_hex=self.hash, terminal_id=self._terminal_id)
+        if self._has_head:
+            self._conn.execute("UPDATE chain_head SET seq = ?, row_hash = ?, mac = ? WHERE id = 1", (self.seq, self.hash, mac))
+        else:
+            self._conn.execute("INSERT INTO chain_head (id, seq, row_hash, mac) VALUES (1, ?, ?, ?)", (self.seq, self.hash, mac))
+            self._has_head = True
