@@ -107,11 +107,32 @@ def personalize(
         if not 0 <= profile.pin_tries_left <= profile.pin_max_tries:
             raise ValueError("pin_tries_left must be between 0 and the maximum")
         pin.tries_left = profile.pin_tries_left
-    return CardImage(
+    image = CardImage(
         label=profile.label,
         atr=atr,
         mf=mf,
         pin=pin,
         keys={"ssse.auth_sm4": sm4_key, "ssse.auth_ecdsa": scalar},
         applications={"ssse": {"blocked": False}, "profile": dict(profile.extra)},
+    )
+    _add_purse(image, profile, keys)
+    return image
+
+
+def _add_purse(image: CardImage, profile: HolderProfile, keys: IssuerTestKeys) -> None:
+    """The e-purse (docs/purse.md), when the key file has the purse TEST masters; initial balances
+    from the profile's [purse] table."""
+    from applets.purse.personalize import PurseMasterKeys, personalize_purse, purse_options
+
+    masters = PurseMasterKeys.from_extra(keys.extra)
+    if masters is None:
+        return
+    personalize_purse(
+        image,
+        serial=profile.card.serial,
+        region=profile.card.region,
+        start=profile.card.issue_date,
+        expiry=profile.card.expiry_date,
+        masters=masters,
+        **purse_options(profile.extra),
     )

@@ -1,0 +1,363 @@
+"""The purse transaction manager: purchases (EP 06, ED 05, compound 09), loads, balance and log over any
+Reader, with the terminal's PSAM in a second reader and the issuer's load host (docs/purse.md).
+
+Transactions never raise for what a card, a PSAM or tearing can do: they return a `PurseResult` whose
+outcome is done, not_done (declined, with a reason) or unknown (with the `Attempt` to recover).
+
+Example::
+
+    >>> manager = PurseManager(card_reader, psam_reader)          # doctest: +SKIP
+    >>> result = manager.purchase(150)                              # doctest: +SKIP
+    >>> result.outcome, result.tac.hex()                            # doctest: +SKIP
+    (<Outcome.DONE: 'done'>, '1a2b3c4d')
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import Callable, Sequence
+
+from applets.crypto.pboc import bcd_date, bcd_time
+from applets.purse.layout import (
+    MAX_AMOUNT,
+    SFI_CAPP,
+    TRANSIT_CAPP_RECORD,
+    PurseKind,
+    TxnType,
+    load_type,
+)
+from applets.sw import SW
+from reader.base import Reader
+from reader.errors import ReaderError
+from terminal.errors import PinError
+from terminal.purse.channel import CardChannel, sw_text
+from terminal.purse.commands import (
+    CreditForLoad,
+    Debit,
+    DebitForPurchase,
+    GetBalance,
+    GetTransactionProof,
+    InitializeForLoad,
+    InitializeForPurchase,
+    InitSamForPurchase,
+    LoadInit,
+    Proof,
+    PurchaseInit,
+    SamInit,
+    UpdateCappDataCache,
+)
+from terminal.purse.errors import BadAnswer, LoadRefused, NotSameCard, PsamError, PurseError
+from terminal.purse.issuer_host import LoadHost, LoadRequest
+from terminal.purse.psam import Psam
+from terminal.purse.recovery import recover, result_of
+from terminal.purse.results import Attempt, CardIdentity, Kind, LogEntry, Outcome, PurseResult
+
+log = logging.getLogger(__name__)
+
+CappUpdate = UpdateCappDataCache  # one cached record of a compound purchase: (sfi, record, data)
+
+_DECLINES = {
+    SW.INSUFFICIENT_BALANCE: "insufficient balance",
+    SW.MAC_INVALID: "the card refused the MAC (counted towards its key lock)",
+    SW.AUTH_METHOD_BLOCKED: "the purse keys are locked after repeated MAC failures",
+    SW.APPLICATION_BLOCKED: "the purse application is blocked",
+    SW.KEY_INDEX_NOT_SUPPORTED: "the card has no key of this index",
+    SW.SECURITY_STATUS_NOT_SATISFIED: "PIN required",
+    0x9402: "the card's transaction counter is exhausted",
+}
+
+
+def _decline_text(what: str, sw: int) -> str:
+    return f"{what}: {_DECLINES.get(sw) or sw_text(sw)}"
+
+
+class PurseManager:
+    """Purse transactions on the card in `card`, with the PSAM in `psam` and loads authorised by
+    `load_host`. `terminal_id` is read from the PSAM unless given (needed for loads without PSAM)."""
+
+    def __init__(
+        self,
+        card: Reader,
+        psam: Reader | Psam | None = None,
+        *,
+        load_host: LoadHost | None = None,
+        terminal_id: bytes | None = None,
+        key_index: int = 1,
+        two_level_keys: bool = False,
+        clock: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        self.channel = CardChannel(card)
+        self.psam = psam if isinstance(psam, Psam) or psam is None else Psam(psam)
+        self.load_host = load_host
+        self._terminal_id = terminal_id
+        self.key_index = key_index
+        self.two_level_keys = two_level_keys
+        self.clock = clock
+
+    # ---- set-up and queries ----
+
+    @property
+    def terminal_id(self) -> bytes:
+        if self._terminal_id is None:
+            if self.psam is None:
+                raise PsamError("no PSAM and no terminal id: give --psam or a terminal id")
+            self._terminal_id = self.psam.terminal_id or self.psam.open()
+        return self._terminal_id
+
+    def identity(self) -> CardIdentity:
+        return self.channel.open()
+
+    def balance(self, purse: str | PurseKind = "ep", pin: str | None = None) -> int:
+        """GET BALANCE in fen (negative inside the overdraft). Raises PurseError / ReaderError."""
+        kind = PurseKind.parse(purse)
+        self.channel.open()
+        if pin is not None:
+            self.channel.verify_pin(pin)
+        resp = self.channel.send(GetBalance(kind))
+        if resp.sw != SW.OK:
+            raise PurseError(_decline_text("GET BALANCE", resp.sw), resp.sw)
+        try:
+            return GetBalance.parse(resp.data)
+        except ValueError as e:
+            raise BadAnswer(str(e)) from None
+
+    def log(self) -> list[LogEntry]:
+        """The 0018 transaction log, newest first."""
+        self.channel.open()
+        return self.channel.read_log()
+
+    def read_capp_record(self, number: int = TRANSIT_CAPP_RECORD) -> bytes:
+        """A 001A record (128 B), e.g. the transit record 2 before a compound purchase."""
+        self.channel.open()
+        return self.channel.read_record(SFI_CAPP, number)
+
+    # ---- purchase ----
+
+    def purchase(
+        self,
+        amount: int,
+        txn_type: int = TxnType.EP_PURCHASE,
+        capp_record: bytes | CappUpdate | Sequence[CappUpdate] | None = None,
+        *,
+        pin: str | None = None,
+    ) -> PurseResult:
+        """An EP purchase (06), a compound purchase (09, with 001A/001E records: bytes = record 2 of
+        001A) or an ED purchase (05, `pin` usually needed). Amount in fen."""
+        kind_type = TxnType(txn_type)
+        if kind_type.is_load:
+            raise ValueError("use load() for loads")
+        if not 0 <= amount <= MAX_AMOUNT:
+            raise ValueError(f"amount {amount} fen must be 0..{MAX_AMOUNT}")
+        capp = kind_type is TxnType.CAPP_PURCHASE
+        updates = _capp_updates(capp_record)
+        if updates and not capp:
+            raise ValueError("CAPP records go with a compound purchase (type 09)")
+        now = self.clock()
+        base = PurseResult(
+            outcome=Outcome.NOT_DONE,
+            kind=Kind.CAPP_PURCHASE if capp else Kind.PURCHASE,
+            txn_type=kind_type,
+            purse=kind_type.purse,
+            amount=amount,
+            date=bcd_date(now),
+            time=bcd_time(now),
+        )
+        if self.psam is None:
+            return replace(base, reason="no PSAM in the terminal")
+        # -- before the DEBIT: any failure leaves the card as it was --
+        try:
+            terminal_id = self.terminal_id
+        except (ReaderError, PsamError, BadAnswer) as e:
+            return replace(base, reason=f"PSAM unavailable: {e}")
+        base = replace(base, terminal_id=terminal_id)
+        try:
+            ident = self.channel.open()
+            base = replace(base, app_serial=ident.app_serial, issuer_code=ident.issuer_code)
+            if pin is not None:
+                self.channel.verify_pin(pin)
+            resp = self.channel.send(InitializeForPurchase(base.purse, self.key_index, amount, terminal_id, capp))
+            if resp.sw != SW.OK:
+                return replace(base, reason=_decline_text("INITIALIZE", resp.sw), sw=resp.sw)
+            init = PurchaseInit.from_bytes(resp.data)
+            base = replace(
+                base, card_counter=init.counter, balance_before=init.balance, alg=init.alg, key_version=init.key_version
+            )
+            if amount > init.balance + init.overdraft_limit:
+                return replace(base, reason="the card accepted a purchase above its balance + overdraft: refused")
+            sam = self._sam_init(self.psam, init, base, ident)
+            base = replace(base, terminal_seq=sam.terminal_seq)
+            for update in updates:
+                resp = self.channel.send(update)
+                if resp.sw != SW.OK:
+                    return replace(base, reason=_decline_text("UPDATE CAPP DATA CACHE", resp.sw), sw=resp.sw)
+            debit = DebitForPurchase(sam.terminal_seq, base.date, base.time, sam.mac1)  # type: ignore[arg-type]
+        except ReaderError as e:
+            return replace(base, reason=f"card or PSAM gone before the debit; nothing happened ({e})")
+        except PinError as e:
+            return replace(base, reason=str(e))
+        except (PurseError, BadAnswer, ValueError) as e:
+            return replace(base, reason=str(e), sw=getattr(e, "sw", None))
+        attempt = Attempt(
+            kind=base.kind,
+            purse=base.purse,
+            txn_type=kind_type,
+            app_serial=ident.app_serial,
+            issuer_code=ident.issuer_code,
+            amount=amount,
+            balance_before=init.balance,
+            counter=init.counter,
+            terminal_id=terminal_id,
+            date=base.date,  # type: ignore[arg-type]
+            time=base.time,  # type: ignore[arg-type]
+            alg=init.alg,
+            key_version=init.key_version,
+            key_index=self.key_index,
+            terminal_seq=sam.terminal_seq,
+        )
+        # -- the DEBIT: from here on the card may have changed --
+        try:
+            resp = self.channel.send(debit)
+        except ReaderError as e:
+            log.info("DEBIT answer lost (%s): recovering", e)
+            return self._recover_now(attempt, pin)
+        except BadAnswer:
+            return self._recover_now(attempt, pin)
+        if resp.sw != SW.OK:
+            return replace(base, reason=_decline_text("DEBIT", resp.sw), sw=resp.sw)
+        try:
+            answer = Debit.from_bytes(resp.data)
+        except BadAnswer:
+            return self._recover_now(attempt, pin)
+        return self._check_mac2(self.psam, base, attempt, answer)
+
+    def _sam_init(self, psam: Psam, init: PurchaseInit, base: PurseResult, ident: CardIdentity) -> SamInit:
+        try:
+            return psam.init_purchase(
+                InitSamForPurchase(
+                    random=init.random,
+                    counter=init.counter,
+                    amount=base.amount,
+                    txn_type=base.txn_type,
+                    date=base.date,  # type: ignore[arg-type]
+                    time=base.time,  # type: ignore[arg-type]
+                    key_version=init.key_version,
+                    alg=init.alg,
+                    factor=ident.factor,
+                    issuer_code=ident.issuer_code if self.two_level_keys else None,
+                )
+            )
+        except PsamError as e:
+            raise PurseError(f"PSAM: {e}", e.sw) from None
+
+    def _check_mac2(self, psam: Psam, base: PurseResult, attempt: Attempt, answer: Debit) -> PurseResult:
+        """CREDIT SAM FOR PURCHASE with the card's MAC2; a refused MAC2 gets one second chance through
+        GET TRANSACTION PROOF (a MAC2 corrupted on the way), else the purchase is declined."""
+        after = (base.balance_before or 0) - base.amount
+        done = replace(base, tac=answer.tac, balance_after=after)
+        try:
+            sw = psam.credit(answer.mac2)
+            if sw == SW.OK:
+                return replace(done, outcome=Outcome.DONE, mac2_verified=True)
+            if sw != SW.MAC_INVALID:
+                return replace(done, outcome=Outcome.UNKNOWN, reason=f"PSAM cannot check MAC2: {sw_text(sw)}",
+                               attempt=replace(attempt, card_tac=answer.tac))
+            resp = self.channel.send(GetTransactionProof(attempt.txn_type, attempt.counter))
+            if resp.sw == SW.OK:
+                proof = Proof.from_bytes(resp.data)
+                if psam.credit(proof.mac2, attempt.terminal_seq) == SW.OK:
+                    return replace(done, outcome=Outcome.DONE, tac=proof.tac, mac2_verified=True)
+        except (ReaderError, BadAnswer) as e:
+            return replace(
+                done,
+                outcome=Outcome.UNKNOWN,
+                reason=f"MAC2 not verified ({e}); TAC kept for clearing",
+                attempt=replace(attempt, card_tac=answer.tac),
+            )
+        return replace(base, outcome=Outcome.NOT_DONE, reason="the card's MAC2 is invalid (PSAM 9302): refused", sw=SW.MAC_INVALID)
+
+    # ---- load ----
+
+    def load(self, amount: int, purse: str | PurseKind = "ep", *, purpose: str = "topup") -> PurseResult:
+        """A load (top-up, subsidy credit 补贴进卡 or refund) of `amount` fen, authorised by the load host."""
+        kind = PurseKind.parse(purse)
+        if not 0 < amount <= MAX_AMOUNT:
+            raise ValueError(f"amount {amount} fen must be 1..{MAX_AMOUNT}")
+        now = self.clock()
+        base = PurseResult(
+            outcome=Outcome.NOT_DONE,
+            kind=Kind.LOAD,
+            txn_type=load_type(kind),
+            purse=kind,
+            amount=amount,
+            date=bcd_date(now),
+            time=bcd_time(now),
+        )
+        if self.load_host is None:
+            return replace(base, reason="no load host configured")
+        try:
+            terminal_id = self.terminal_id
+            base = replace(base, terminal_id=terminal_id)
+            ident = self.channel.open()
+            base = replace(base, app_serial=ident.app_serial, issuer_code=ident.issuer_code)
+            resp = self.channel.send(InitializeForLoad(kind, self.key_index, amount, terminal_id))
+            if resp.sw != SW.OK:
+                return replace(base, reason=_decline_text("INITIALIZE FOR LOAD", resp.sw), sw=resp.sw)
+            init = LoadInit.from_bytes(resp.data)
+            base = replace(
+                base, card_counter=init.counter, balance_before=init.balance, alg=init.alg, key_version=init.key_version
+            )
+            auth = self.load_host.authorize(
+                LoadRequest(
+                    ident.app_serial, ident.issuer_code, kind, amount, init.balance, init.counter, init.random,
+                    init.key_version, init.alg, init.mac1, terminal_id, base.date, base.time, purpose,  # type: ignore[arg-type]
+                )
+            )
+        except ReaderError as e:
+            return replace(base, reason=f"card gone before the credit; nothing happened ({e})")
+        except LoadRefused as e:
+            return replace(base, reason=f"load host refused: {e}")
+        except (PurseError, BadAnswer, ValueError) as e:
+            return replace(base, reason=str(e), sw=getattr(e, "sw", None))
+        attempt = Attempt(
+            kind=Kind.LOAD, purse=kind, txn_type=load_type(kind), app_serial=ident.app_serial,
+            issuer_code=ident.issuer_code, amount=amount, balance_before=init.balance, counter=init.counter,
+            terminal_id=terminal_id, date=base.date, time=base.time, alg=init.alg,  # type: ignore[arg-type]
+            key_version=init.key_version, key_index=self.key_index, host_mac2=auth.mac2,
+        )
+        try:
+            resp = self.channel.send(CreditForLoad(base.date, base.time, auth.mac2))  # type: ignore[arg-type]
+        except (ReaderError, BadAnswer) as e:
+            log.info("CREDIT answer lost (%s): recovering", e)
+            return self._recover_now(attempt, None)
+        if resp.sw != SW.OK:
+            return replace(base, reason=_decline_text("CREDIT FOR LOAD", resp.sw), sw=resp.sw)
+        try:
+            tac = CreditForLoad.parse(resp.data)
+        except BadAnswer:
+            return self._recover_now(attempt, None)
+        return replace(base, outcome=Outcome.DONE, tac=tac, balance_after=init.balance + amount)
+
+    # ---- recovery ----
+
+    def _recover_now(self, attempt: Attempt, pin: str | None) -> PurseResult:
+        """Right after a lost answer: the same rule as `recover`, once; a card that is gone → unknown."""
+        try:
+            return recover(self.channel, self.psam, attempt, pin=pin)
+        except NotSameCard as e:
+            return replace(result_of(attempt), reason=f"another card was presented: {e}")
+
+    def recover(self, attempt: Attempt, pin: str | None = None) -> PurseResult:
+        """Resolve a pending attempt on the card now in the reader (raises NotSameCard for another card)."""
+        return recover(self.channel, self.psam, attempt, pin=pin)
+
+
+def _capp_updates(capp_record: bytes | CappUpdate | Sequence[CappUpdate] | None) -> list[CappUpdate]:
+    if capp_record is None:
+        return []
+    if isinstance(capp_record, (bytes, bytearray)):
+        return [CappUpdate(SFI_CAPP, TRANSIT_CAPP_RECORD, bytes(capp_record))]
+    if isinstance(capp_record, CappUpdate):
+        return [capp_record]
+    return list(capp_record)
