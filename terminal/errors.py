@@ -25,3 +25,15 @@ class PinError(TerminalError):
     def __init__(self, message: str, tries_left: int | None) -> None:
         super().__init__(message)
         self.tries_left = tries_left
+
+
+class HotlistError(TerminalError):
+    """The local hotlist cannot be used or updated: names the file and the problem."""
+
+
+class HotlistImportError(HotlistError):
+    """A hotlist source file has bad lines; `errors` holds one `FILE:LINE: problem` per bad line."""
+
+    def __init__(self, message: str, errors: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.errors = errors
