@@ -7,13 +7,14 @@ terminal transaction sequence; it computes MAC1 for the card and checks the card
   Answer: terminal txn seq 4 ‖ MAC1 4. The sequence is incremented and committed before the answer.
 - CREDIT SAM FOR PURCHASE `80 72 00 00 04` MAC2 → 9000 or 9302, checked against the latest INIT.
   Project extension for recovery: Lc `08` = terminal txn seq 4 ‖ MAC2 4 checks the session of that
-  sequence number. The PSAM keeps its last 8 sessions in RAM (lost at power-off); each allows two MAC2
-  attempts and ends at the first success.
+  sequence number. The PSAM keeps the expected MAC2 of its last 8 INITs in its image, committed with the
+  sequence number, so that a transaction torn anywhere can still be verified after a power loss.
+  Checking is idempotent (a verified MAC2 verifies again); a session allows two wrong MAC2s (each one
+  committed) and is then dropped (6985 afterwards).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from applets.apdu import CommandApdu
@@ -32,8 +33,6 @@ PSAM_AID = bytes.fromhex("D15600000590")  # ssc-card.md: the card family's PSAM 
 PSAM_FID = 0x1001
 SFI_TERMINAL_ID = 0x16  # 0016: terminal id, 6 bytes (BCD)
 APP_NAME = "psam"
-SESSIONS_KEY = "psam.sessions"
-LATEST_KEY = "psam.latest"
 MAX_SESSIONS = 8
 MAC2_TRIES = 2
 MAX_SEQ = 0xFFFFFFFF
@@ -52,10 +51,6 @@ def _state(card: VirtualCard) -> dict[str, Any]:
     if state.get("blocked"):
         raise CardStatus(SW.APPLICATION_BLOCKED)
     return state
-
-
-def _sessions(card: VirtualCard) -> OrderedDict[int, dict[str, Any]]:
-    return card.session.scratch.setdefault(SESSIONS_KEY, OrderedDict())
 
 
 def _terminal_id(card: VirtualCard) -> bytes:
@@ -97,41 +92,36 @@ def init_sam_for_purchase(card: VirtualCard, cmd: CommandApdu) -> bytes:
         dk = pboc.two_level_diversify(alg, master, issuer_code, factor)
     sk = pboc.session_key(alg, dk, pboc.purchase_session_input(random, counter, seq))
     mac1 = pboc.mac(alg, sk, pboc.purchase_mac1_data(amount, txn_type, terminal_id, date, time))
+    sessions: dict[str, Any] = state.setdefault("sessions", {})
+    sessions[str(seq)] = {"mac2": pboc.mac(alg, sk, pboc.purchase_mac2_data(amount)).hex().upper(), "fails": 0}
+    for old in sorted(sessions, key=int)[:-MAX_SESSIONS]:
+        del sessions[old]
     state["seq"] = seq + 1
-    card.commit()  # the sequence number is never used twice, even across tearing
-    sessions = _sessions(card)
-    sessions[seq] = {"mac2": pboc.mac(alg, sk, pboc.purchase_mac2_data(amount)), "tries": 0}
-    card.session.scratch[LATEST_KEY] = seq
-    while len(sessions) > MAX_SESSIONS:
-        sessions.popitem(last=False)
+    card.commit()  # one save: the sequence number is never used twice, the session survives power loss
     return seq.to_bytes(4, "big") + mac1
 
 
 def credit_sam_for_purchase(card: VirtualCard, cmd: CommandApdu) -> bytes:
     """CREDIT SAM FOR PURCHASE `80 72 00 00 04` MAC2 (or Lc 08: seq 4 ‖ MAC2 4) → 9000 / 9302."""
-    _state(card)
+    state = _state(card)
     if cmd.p1 != 0x00 or cmd.p2 != 0x00:
         raise CardStatus(SW.INCORRECT_P1P2)
     if len(cmd.data) not in (4, 8) or cmd.ne:
         raise CardStatus(SW.WRONG_LENGTH)
-    sessions = _sessions(card)
-    if not sessions:
-        raise CardStatus(SW.CONDITIONS_NOT_SATISFIED)
     if len(cmd.data) == 8:
         seq, mac2 = int.from_bytes(cmd.data[:4], "big"), cmd.data[4:]
-        if seq not in sessions:
-            raise CardStatus(SW.CONDITIONS_NOT_SATISFIED)
     else:
-        seq, mac2 = card.session.scratch.get(LATEST_KEY, -1), cmd.data
-        if seq not in sessions:
-            raise CardStatus(SW.CONDITIONS_NOT_SATISFIED)
-    session = sessions[seq]
-    if pboc.verify_mac(session["mac2"], mac2):
-        del sessions[seq]
+        seq, mac2 = int(state.get("seq", 1)) - 1, cmd.data  # the latest INIT
+    sessions: dict[str, Any] = state.get("sessions", {})
+    session = sessions.get(str(seq))
+    if session is None:
+        raise CardStatus(SW.CONDITIONS_NOT_SATISFIED)
+    if pboc.verify_mac(bytes.fromhex(session["mac2"]), mac2):
         return b""
-    session["tries"] += 1
-    if session["tries"] >= MAC2_TRIES:
-        del sessions[seq]
+    session["fails"] = int(session.get("fails", 0)) + 1
+    if session["fails"] >= MAC2_TRIES:
+        del sessions[str(seq)]
+    card.commit()
     raise CardStatus(SW.MAC_INVALID)
 
 

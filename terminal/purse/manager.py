@@ -103,16 +103,16 @@ class PurseManager:
         if self._terminal_id is None:
             if self.psam is None:
                 raise PsamError("no PSAM and no terminal id: give --psam or a terminal id")
-            self._terminal_id = self.psam.terminal_id or self.psam.open()
+            self._terminal_id = self.psam.terminal_id or self.psam.reopen()
         return self._terminal_id
 
     def identity(self) -> CardIdentity:
-        return self.channel.open()
+        return self.channel.reopen()
 
     def balance(self, purse: str | PurseKind = "ep", pin: str | None = None) -> int:
         """GET BALANCE in fen (negative inside the overdraft). Raises PurseError / ReaderError."""
         kind = PurseKind.parse(purse)
-        self.channel.open()
+        self.channel.reopen()
         if pin is not None:
             self.channel.verify_pin(pin)
         resp = self.channel.send(GetBalance(kind))
@@ -125,12 +125,12 @@ class PurseManager:
 
     def log(self) -> list[LogEntry]:
         """The 0018 transaction log, newest first."""
-        self.channel.open()
+        self.channel.reopen()
         return self.channel.read_log()
 
     def read_capp_record(self, number: int = TRANSIT_CAPP_RECORD) -> bytes:
         """A 001A record (128 B), e.g. the transit record 2 before a compound purchase."""
-        self.channel.open()
+        self.channel.reopen()
         return self.channel.read_record(SFI_CAPP, number)
 
     # ---- purchase ----
@@ -173,7 +173,7 @@ class PurseManager:
             return replace(base, reason=f"PSAM unavailable: {e}")
         base = replace(base, terminal_id=terminal_id)
         try:
-            ident = self.channel.open()
+            ident = self.channel.reopen()
             base = replace(base, app_serial=ident.app_serial, issuer_code=ident.issuer_code)
             if pin is not None:
                 self.channel.verify_pin(pin)
@@ -233,21 +233,24 @@ class PurseManager:
         return self._check_mac2(self.psam, base, attempt, answer)
 
     def _sam_init(self, psam: Psam, init: PurchaseInit, base: PurseResult, ident: CardIdentity) -> SamInit:
+        command = InitSamForPurchase(
+            random=init.random,
+            counter=init.counter,
+            amount=base.amount,
+            txn_type=base.txn_type,
+            date=base.date,  # type: ignore[arg-type]
+            time=base.time,  # type: ignore[arg-type]
+            key_version=init.key_version,
+            alg=init.alg,
+            factor=ident.factor,
+            issuer_code=ident.issuer_code if self.two_level_keys else None,
+        )
         try:
-            return psam.init_purchase(
-                InitSamForPurchase(
-                    random=init.random,
-                    counter=init.counter,
-                    amount=base.amount,
-                    txn_type=base.txn_type,
-                    date=base.date,  # type: ignore[arg-type]
-                    time=base.time,  # type: ignore[arg-type]
-                    key_version=init.key_version,
-                    alg=init.alg,
-                    factor=ident.factor,
-                    issuer_code=ident.issuer_code if self.two_level_keys else None,
-                )
-            )
+            try:
+                return psam.init_purchase(command)
+            except ReaderError:  # the PSAM was reset or reinserted: open it again, once
+                psam.open(reconnect=True)
+                return psam.init_purchase(command)
         except PsamError as e:
             raise PurseError(f"PSAM: {e}", e.sw) from None
 
@@ -257,18 +260,25 @@ class PurseManager:
         after = (base.balance_before or 0) - base.amount
         done = replace(base, tac=answer.tac, balance_after=after)
         try:
-            sw = psam.credit(answer.mac2)
+            try:
+                sw = psam.credit(answer.mac2)
+            except ReaderError:  # the PSAM's answer was lost or it was reset: ask for this session again
+                sw = psam.verify_mac2(answer.mac2, sam_seq(attempt))
             if sw == SW.OK:
                 return replace(done, outcome=Outcome.DONE, mac2_verified=True)
             if sw != SW.MAC_INVALID:
-                return replace(done, outcome=Outcome.UNKNOWN, reason=f"PSAM cannot check MAC2: {sw_text(sw)}",
-                               attempt=replace(attempt, card_tac=answer.tac))
+                return replace(
+                    done,
+                    outcome=Outcome.UNKNOWN,
+                    reason=f"PSAM cannot check MAC2: {sw_text(sw)}",
+                    attempt=replace(attempt, card_tac=answer.tac),
+                )
             resp = self.channel.send(GetTransactionProof(attempt.txn_type, attempt.counter))
             if resp.sw == SW.OK:
                 proof = Proof.from_bytes(resp.data)
-                if psam.credit(proof.mac2, attempt.terminal_seq) == SW.OK:
+                if psam.verify_mac2(proof.mac2, sam_seq(attempt)) == SW.OK:
                     return replace(done, outcome=Outcome.DONE, tac=proof.tac, mac2_verified=True)
-        except (ReaderError, BadAnswer) as e:
+        except (ReaderError, BadAnswer, PsamError) as e:
             return replace(
                 done,
                 outcome=Outcome.UNKNOWN,
@@ -299,7 +309,7 @@ class PurseManager:
         try:
             terminal_id = self.terminal_id
             base = replace(base, terminal_id=terminal_id)
-            ident = self.channel.open()
+            ident = self.channel.reopen()
             base = replace(base, app_serial=ident.app_serial, issuer_code=ident.issuer_code)
             resp = self.channel.send(InitializeForLoad(kind, self.key_index, amount, terminal_id))
             if resp.sw != SW.OK:
@@ -351,6 +361,12 @@ class PurseManager:
     def recover(self, attempt: Attempt, pin: str | None = None) -> PurseResult:
         """Resolve a pending attempt on the card now in the reader (raises NotSameCard for another card)."""
         return recover(self.channel, self.psam, attempt, pin=pin)
+
+
+def sam_seq(attempt: Attempt) -> int:
+    if attempt.terminal_seq is None:
+        raise ValueError("a purchase attempt has a terminal sequence number")
+    return attempt.terminal_seq
 
 
 def _capp_updates(capp_record: bytes | CappUpdate | Sequence[CappUpdate] | None) -> list[CappUpdate]:

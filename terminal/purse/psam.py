@@ -9,6 +9,7 @@ from applets.apdu import ResponseApdu
 from applets.psam.application import PSAM_AID, SFI_TERMINAL_ID
 from applets.sw import SW, describe
 from reader.base import Reader
+from reader.errors import ReaderError
 from terminal.protocol.iso import ReadBinary, SelectByName
 from terminal.purse.commands import CreditSamForPurchase, InitSamForPurchase, SamInit
 from terminal.purse.errors import BadAnswer, PsamError
@@ -50,6 +51,13 @@ class Psam:
         self.terminal_id = resp.data
         return resp.data
 
+    def reopen(self) -> bytes:
+        """`open` on the live connection, else after a fresh power-up (the PSAM was reset or reinserted)."""
+        try:
+            return self.open()
+        except ReaderError:
+            return self.open(reconnect=True)
+
     def init_purchase(self, command: InitSamForPurchase) -> SamInit:
         """INIT SAM FOR PURCHASE → terminal txn seq and MAC1. Raises PsamError on any non-9000 answer."""
         resp = _reply(self.reader.transmit(command.to_bytes()), "INIT SAM FOR PURCHASE")
@@ -64,3 +72,12 @@ class Psam:
         """CREDIT SAM FOR PURCHASE: the status word (9000 valid, 9302 invalid, 6985 no such session)."""
         resp = _reply(self.reader.transmit(CreditSamForPurchase(mac2, terminal_seq).to_bytes()), "CREDIT SAM")
         return resp.sw
+
+    def verify_mac2(self, mac2: bytes, terminal_seq: int) -> int:
+        """CREDIT SAM for the session `terminal_seq` (Lc 08); if the PSAM does not answer, power it up
+        again and ask once more (its sessions survive power loss). ReaderError if still not there."""
+        try:
+            return self.credit(mac2, terminal_seq)
+        except ReaderError:
+            self.open(reconnect=True)
+            return self.credit(mac2, terminal_seq)

@@ -152,7 +152,7 @@ def recover(
     if psam is None or attempt.terminal_seq is None:
         return _unknown(base, "no PSAM to verify the card's MAC2; TAC kept for clearing", proof.tac)
     try:
-        sw = psam.credit(proof.mac2, attempt.terminal_seq)
+        sw = psam.verify_mac2(proof.mac2, attempt.terminal_seq)
     except (ReaderError, PsamError, BadAnswer) as e:
         return _unknown(base, f"PSAM unavailable to verify MAC2 ({e}); TAC kept for clearing", proof.tac)
     if sw == SW.OK:
