@@ -104,7 +104,7 @@ class TomlReader:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(path, f"must be an integer, got {value!r}")
         if value < low or (high is not None and value > high):
-            rng = f"{low}..{high}" if high is not None else f">= {low}"
+            rng = str(low) if low == high else f"{low}..{high}" if high is not None else f">= {low}"
             self.fail(path, f"must be {rng}, got {value}")
         return value
 
