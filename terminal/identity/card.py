@@ -157,7 +157,7 @@ def _check_card(card: CardInfo, hotlist: Hotlist, regions: Container[str], today
     if listed:
         raise IdentityRefused(
             Reason.HOTLISTED,
-            f"card {number} is on the hotlist (version {hotlist.version}, by card {' and '.join(listed)}): reported lost or blocked — keep the card and send the holder to the issuer",
+            f"card {number} is on the hotlist (version {hotlist.version}, by card {' and '.join(listed)}): reported lost or blocked: do not accept it, send the holder to the card issuer",
         )
 
 

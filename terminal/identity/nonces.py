@@ -17,19 +17,27 @@ class NonceStore(Protocol):
         ...
 
 
+PRUNE_INTERVAL_S = 60
+
+
 class MemoryNonceStore:
-    """A dict of nonce → keep-until, pruned when it has grown since the last prune. Thread-safe."""
+    """A dict of nonce → keep-until, pruned once a minute and whenever it has doubled since the last
+    prune (amortised O(1) per use). Thread-safe."""
 
     def __init__(self) -> None:
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._prune_at = 1024
+        self._prune_size = 1024
+        self._prune_time: int | None = None
 
     def use(self, nonce: str, keep_until: int, now: int) -> bool:
         with self._lock:
-            if len(self._seen) >= self._prune_at:
+            if self._prune_time is None:
+                self._prune_time = now + PRUNE_INTERVAL_S
+            if len(self._seen) >= self._prune_size or now >= self._prune_time:
                 self._seen = {n: t for n, t in self._seen.items() if t >= now}
-                self._prune_at = max(1024, 2 * len(self._seen))
+                self._prune_size = max(1024, 2 * len(self._seen))
+                self._prune_time = now + PRUNE_INTERVAL_S
             until = self._seen.get(nonce)
             if until is not None and until >= now:
                 return False
