@@ -4,7 +4,7 @@
     row_hash = hex(SHA-256(b"ykt-ledger/1\\n" || payload || b"\\n" || prev_hash))      (prev_hash as 64 hex chars)
     mac      = hex(HMAC-SHA256(key, b"ykt-ledger/1 row " || row_hash))
     head mac = hex(HMAC-SHA256(key, b"ykt-ledger/1 head " || canonical JSON of
-               {"chain_version", "key_id", "row_hash", "seq", "terminal_id"}))
+               {"meta": {every meta key: value}, "row_hash": <last row_hash>, "seq": <last seq>}))
 
 The first row's prev_hash is GENESIS (64 zeros). Rows of all chained tables share one sequence.
 """
@@ -37,12 +37,16 @@ def row_hash(table: str, values: dict[str, Any], prev_hash: str) -> str:
 class Mac:
     """HMAC-SHA256 under the per-terminal key. The key never leaves this object (and never enters the DB)."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_inner", "_outer")
 
     def __init__(self, key: bytes) -> None:
-        if not isinstance(key, bytes) or len(key) < 32:
-            raise ValueError("the ledger key must be at least 32 bytes")
+        if not isinstance(key, bytes) or not 32 <= len(key) <= 64:
+            raise ValueError("the ledger key must be 32 to 64 bytes")
         self._key = key
+        # HMAC-SHA256 (RFC 2104) with the padded-key states precomputed: the same MAC, twice as fast per row.
+        block = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def __repr__(self) -> str:
         return f"Mac(key_id={self.key_id()})"
@@ -52,30 +56,32 @@ class Mac:
         return hmac.new(self._key, KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
 
     def row(self, row_hash_hex: str) -> str:
-        return hmac.new(self._key, MAC_ROW_PREFIX + row_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+        inner = self._inner.copy()
+        inner.update(MAC_ROW_PREFIX + row_hash_hex.encode("ascii"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
-    def head(self, *, seq: int, row_hash_hex: str, terminal_id: str) -> str:
-        body = canonical_bytes(
-            {"chain_version": CHAIN_VERSION, "key_id": self.key_id(), "row_hash": row_hash_hex, "seq": seq,
-             "terminal_id": terminal_id}
-        )
+    def head(self, *, seq: int, row_hash_hex: str, meta: dict[str, str]) -> str:
+        """MAC of the chain head; it covers the whole meta table (terminal id, versions, key id, creation)."""
+        body = canonical_bytes({"meta": meta, "row_hash": row_hash_hex, "seq": seq})
         return hmac.new(self._key, MAC_HEAD_PREFIX + body, hashlib.sha256).hexdigest()
 
     def check_row(self, row_hash_hex: str, mac_hex: object) -> bool:
-        return isinstance(mac_hex, str) and hmac.compare_digest(self.row(row_hash_hex), mac_hex)
+        return isinstance(mac_hex, str) and hmac.compare_digest(self.row(row_hash_hex).encode(), mac_hex.encode())
 
-    def check_head(self, *, seq: int, row_hash_hex: str, terminal_id: str, mac_hex: object) -> bool:
-        expected = self.head(seq=seq, row_hash_hex=row_hash_hex, terminal_id=terminal_id)
-        return isinstance(mac_hex, str) and hmac.compare_digest(expected, mac_hex)
+    def check_head(self, *, seq: int, row_hash_hex: str, meta: dict[str, str], mac_hex: object) -> bool:
+        expected = self.head(seq=seq, row_hash_hex=row_hash_hex, meta=meta)
+        return isinstance(mac_hex, str) and hmac.compare_digest(expected.encode(), mac_hex.encode())
 
 
 class ChainWriter:
     """Appends chained rows inside the caller's open SQLite transaction, then stores the new head."""
 
-    def __init__(self, conn: sqlite3.Connection, mac: Mac, terminal_id: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, mac: Mac, meta: dict[str, str]) -> None:
         self._conn = conn
         self._mac = mac
-        self._terminal_id = terminal_id
+        self._meta = meta
         row = conn.execute("SELECT seq, row_hash FROM chain_head WHERE id = 1").fetchone()
         self.seq: int = 0 if row is None else row[0]
         self.hash: str = GENESIS if row is None else row[1]
@@ -103,7 +109,7 @@ class ChainWriter:
         return seq
 
     def store_head(self) -> None:
-        mac = self._mac.head(seq=self.seq, row_hash_hex=self.hash, terminal_id=self._terminal_id)
+        mac = self._mac.head(seq=self.seq, row_hash_hex=self.hash, meta=self._meta)
         if self._has_head:
             self._conn.execute("UPDATE chain_head SET seq = ?, row_hash = ?, mac = ? WHERE id = 1", (self.seq, self.hash, mac))
         else:

@@ -70,11 +70,12 @@ def connect(path: Path, *, create: bool, on_sql: Callable[[str], None] | None = 
 class Ledger:
     """An open ledger. Use `Ledger.open(path, terminal_id=...)`; close it (or use it as a context manager)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, mac: Mac, terminal_id: str, clock: Clock) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, mac: Mac, meta: dict[str, str], clock: Clock) -> None:
         self._conn = conn
         self._path = path
         self._mac = mac
-        self._terminal_id = terminal_id
+        self._meta = meta
+        self._terminal_id = meta["terminal_id"]
         self._clock = clock
         self._accounts: dict[str, tuple[str, bool]] = {}
         self._db: sqlite_utils.Database | None = None
@@ -119,7 +120,7 @@ class Ledger:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, mac, meta["terminal_id"], clock or _utc_now)
+        return cls(conn, path, mac, meta, clock or _utc_now)
 
     def close(self) -> None:
         self._conn.close()
@@ -162,7 +163,7 @@ class Ledger:
         """One durable SQLite transaction with a chain writer; the head is stored just before COMMIT."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            writer = ChainWriter(self._conn, self._mac, self._terminal_id)
+            writer = ChainWriter(self._conn, self._mac, self._meta)
             yield writer
             if writer.appended:
                 writer.store_head()
@@ -502,7 +503,7 @@ def _initialise(conn: sqlite3.Connection, mac: Mac, terminal_id: str, moment: _d
                 "terminal_id": terminal_id, "key_id": mac.key_id(), "created_at": now,
             }
             conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
-            chain = ChainWriter(conn, mac, terminal_id)
+            chain = ChainWriter(conn, mac, meta)
             for account in CHART:
                 _append_account(conn, chain, account, now)
             chain.store_head()

@@ -29,8 +29,9 @@ class _Problems(list[Problem]):
             self.append(Problem(table, None if row_id is None else str(row_id), what, seq))
 
 
-def verify_connection(conn: sqlite3.Connection, mac: Mac, *, quick: bool = False) -> VerifyReport:
-    """Check everything on one read snapshot. `quick` uses PRAGMA quick_check instead of integrity_check."""
+def verify_connection(conn: sqlite3.Connection, mac: Mac, *, quick: bool = False, triggers: bool = True) -> VerifyReport:
+    """Check everything on one read snapshot. `quick` uses PRAGMA quick_check instead of integrity_check;
+    `triggers=False` skips the check that the append-only triggers exist (tests that tamper without them)."""
     started = time.perf_counter()
     problems = _Problems()
     own = not conn.in_transaction
@@ -38,7 +39,7 @@ def verify_connection(conn: sqlite3.Connection, mac: Mac, *, quick: bool = False
     if own:
         conn.execute("BEGIN")
     try:
-        _check_sqlite(conn, problems, quick)
+        _check_sqlite(conn, problems, quick, triggers)
         meta = _check_meta(conn, mac, problems)
         rows_checked, last_seq, last_hash = _walk_chain(conn, mac, problems)
         head_seq = _check_head(conn, mac, meta, last_seq, last_hash, problems)
@@ -46,6 +47,8 @@ def verify_connection(conn: sqlite3.Connection, mac: Mac, *, quick: bool = False
         _check_structure(conn, problems)
     except sqlite3.DatabaseError as exc:
         problems.add("sqlite", None, f"cannot read the ledger: {exc}")
+    except (TypeError, ValueError, UnicodeError) as exc:  # values no honest writer produces
+        problems.add("sqlite", None, f"cannot check the ledger: {type(exc).__name__}: {exc}")
     finally:
         if own and conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -55,12 +58,12 @@ def verify_connection(conn: sqlite3.Connection, mac: Mac, *, quick: bool = False
     )
 
 
-def _check_sqlite(conn: sqlite3.Connection, problems: _Problems, quick: bool) -> None:
+def _check_sqlite(conn: sqlite3.Connection, problems: _Problems, quick: bool, triggers: bool) -> None:
     result = [r[0] for r in conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")]
     if result != ["ok"]:
         problems.add("sqlite", None, "integrity_check: " + "; ".join(str(r) for r in result[:3]))
     present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    for name in TRIGGER_NAMES:
+    for name in TRIGGER_NAMES if triggers else ():
         if name not in present:
             problems.add("sqlite_master", name, "append-only trigger missing")
 
@@ -74,53 +77,65 @@ def _check_meta(conn: sqlite3.Connection, mac: Mac, problems: _Problems) -> dict
     return meta
 
 
+def _json_expr(table: str, columns: tuple[str, ...]) -> str:
+    """SQLite json_object() with the keys in canonical (sorted) order: the fast path of the encoding."""
+    pairs = sorted([(c, c) for c in columns] + [("t", f"'{table}'")])
+    return "json_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
+
+
 def _stream(conn: sqlite3.Connection, index: int, table: str, columns: tuple[str, ...]) -> Iterator[tuple]:
-    cursor = conn.execute(f"SELECT {', '.join(columns)}, prev_hash, row_hash, mac FROM {table} ORDER BY seq")
+    id_column = _ID_COLUMN.get(table, "seq")
+    cursor = conn.execute(
+        f"SELECT seq, {_json_expr(table, columns)}, {id_column}, prev_hash, row_hash, mac FROM {table} ORDER BY seq"
+    )
     cursor.arraysize = 4096
     while batch := cursor.fetchmany():
         for row in batch:
             yield row[0], index, row
 
 
+def _python_payload(conn: sqlite3.Connection, table: str, seq: int) -> bytes:
+    """The reference encoding (canonical.py) of one row, used when the SQLite fast path disagrees."""
+    columns = CHAINED[table]
+    row = conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE seq = ?", (seq,)).fetchone()
+    values = dict(zip(columns, row))
+    values["t"] = table
+    return encode_row_unchecked(values)
+
+
 def _walk_chain(conn: sqlite3.Connection, mac: Mac, problems: _Problems) -> tuple[int, int, str]:
-    tables = list(CHAINED.items())
-    merged = heapq.merge(*(_stream(conn, i, t, cols) for i, (t, cols) in enumerate(tables)))
+    """Recompute every row_hash and mac in seq order. Rows are encoded by SQLite's json_object (same bytes as
+    the canonical encoder for every value the ledger writes); a row whose hash then differs is re-encoded
+    with the Python reference encoder before it is reported."""
+    tables = list(CHAINED)
+    merged = heapq.merge(*(_stream(conn, i, t, cols) for i, (t, cols) in enumerate(CHAINED.items())))
     sha256 = hashlib.sha256
-    encode = encode_row_unchecked
     check_mac = mac.check_row
     expected, prev, count = 1, GENESIS, 0
-    for seq, index, row in merged:
+    for seq, index, (_, payload, row_id, stored_prev, stored_hash, stored_mac) in merged:
         count += 1
-        table, columns = tables[index]
-        n = len(columns)
-        stored_prev, stored_hash, stored_mac = row[n], row[n + 1], row[n + 2]
-        values = dict(zip(columns, row))
-        values["t"] = table
+        table = tables[index]
         if seq != expected:
             what = (f"seq {seq} repeats or goes back (expected {expected})" if seq < expected
                     else f"seq gap: rows {expected}..{seq - 1} are missing")
-            _add_row(problems, table, row, seq, what)
+            problems.add(table, row_id, what, seq)
         elif stored_prev != prev:
-            _add_row(problems, table, row, seq, f"prev_hash does not link to seq {seq - 1} (row removed, inserted or moved)")
+            problems.add(table, row_id, f"prev_hash does not link to seq {seq - 1} (row removed, inserted or moved)", seq)
         else:
-            try:
-                computed = sha256(ROW_PREFIX + encode(values) + b"\n" + stored_prev.encode("ascii")).hexdigest()
-            except (TypeError, ValueError, AttributeError, UnicodeEncodeError):
-                _add_row(problems, table, row, seq, "row holds a value of a type the chain does not allow")
-            else:
-                if computed != stored_hash:
-                    _add_row(problems, table, row, seq, "row_hash mismatch: the row's content was changed")
-                elif not check_mac(computed, stored_mac):
-                    _add_row(problems, table, row, seq, "mac mismatch: row rewritten without the terminal key")
-        expected = seq + 1 if isinstance(seq, int) else expected + 1
+            tail = b"\n" + prev.encode("utf-8")
+            computed = sha256(ROW_PREFIX + payload.encode("utf-8") + tail).hexdigest()
+            if computed != stored_hash:
+                try:
+                    computed = sha256(ROW_PREFIX + _python_payload(conn, table, seq) + tail).hexdigest()
+                except (TypeError, ValueError):
+                    computed = ""
+            if computed != stored_hash:
+                problems.add(table, row_id, "row_hash mismatch: the row's content was changed", seq)
+            elif not check_mac(computed, stored_mac):
+                problems.add(table, row_id, "mac mismatch: row rewritten without the terminal key", seq)
+        expected = seq + 1
         prev = stored_hash if isinstance(stored_hash, str) else ""
     return count, expected - 1, prev
-
-
-def _add_row(problems: _Problems, table: str, row: tuple, seq: int, what: str) -> None:
-    column = _ID_COLUMN.get(table)
-    row_id = row[CHAINED[table].index(column)] if column else seq
-    problems.add(table, row_id, what, seq)
 
 
 def _check_head(conn: sqlite3.Connection, mac: Mac, meta: dict[str, str], last_seq: int, last_hash: str,
@@ -135,8 +150,8 @@ def _check_head(conn: sqlite3.Connection, mac: Mac, meta: dict[str, str], last_s
         problems.add("chain_head", 1, f"head is seq {seq} but the chain ends at {last_seq}: rows {change} the end")
     elif row_hash != last_hash:
         problems.add("chain_head", 1, "head row_hash differs from the last row's")
-    elif not mac.check_head(seq=seq, row_hash_hex=row_hash, terminal_id=meta.get("terminal_id", ""), mac_hex=head_mac):
-        problems.add("chain_head", 1, "head mac mismatch: head or meta (terminal id, versions) rewritten")
+    elif not mac.check_head(seq=seq, row_hash_hex=row_hash, meta=meta, mac_hex=head_mac):
+        problems.add("chain_head", 1, "head mac mismatch: head or meta (terminal id, versions, key id) rewritten")
     return seq if isinstance(seq, int) else 0
 
 
