@@ -120,14 +120,13 @@ class Rig:
         return state_of(inner.image)
 
     def reinsert(self) -> None:
-        """Put back whatever was pulled and power both up again (a new tap)."""
+        """Put back whatever was pulled, and power the card up again (a new tap)."""
         self.card_reader.faults = None
         self.psam_reader.faults = None
         if self.card_reader.card is None:
             self.card_reader.insert(self.card)
         if self.psam_reader.card is None:
-            self.psam_reader.insert(self.psam)
-            self.psam_reader.connect()
+            self.psam_reader.insert(self.psam)  # the manager powers it up again when it needs it
         self.card_reader.connect()
 
 
