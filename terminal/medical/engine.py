@@ -169,6 +169,24 @@ class Settlement:
     def cash_fen(self) -> int:
         return self.totals.cash_fen
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Operator-readable remarks on what shaped this split (cross-province rule, cap reached, no account)."""
+        out: list[str] = []
+        rule = self.policy.cross_province
+        if self.cross_province and self.filed:
+            out.append("cross-province (跨省异地) with a filing (备案): home policy applies")
+        elif self.cross_province:
+            text = f"cross-province (跨省异地) without a filing (备案): ratio lowered by {rule.reduce_points} points"
+            out.append(f"{text}: {rule.reason}" if rule.reason else text)
+        if self.totals.over_cap_fen:
+            out.append(f"annual pooled-fund cap reached: {self.totals.over_cap_fen} fen more paid by the patient")
+        if not self.policy.account_available:
+            out.append("this scheme has no personal account (个人账户): the patient's part is paid in cash")
+        if self.policy.note:
+            out.append(self.policy.note)
+        return tuple(out)
+
     def to_setlinfo(self) -> dict[str, int]:
         """Totals under the platform's ``setlinfo`` names, plus ``balc`` (account balance after), in fen."""
         return {**self.totals.to_setlinfo(), "balc": self.account_balance_after_fen}

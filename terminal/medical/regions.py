@@ -91,7 +91,8 @@ def parse_regions(text: str, source: str) -> RegionTable:
     for line, region in rows:
         parent = by_code.get(province_code(region.code))
         if parent is None:
-            raise PolicyError(source, f"no province-level row {province_code(region.code)} for {region.code}", line=line)
+            missing = province_code(region.code)
+            raise PolicyError(source, f"no province-level row {missing} for {region.code}", line=line)
         if region.province != parent.name:
             raise PolicyError(
                 source, f"province {region.province!r} does not match {parent.code} {parent.name!r}", line=line

@@ -42,7 +42,8 @@ def test_refund_against_later_counters() -> None:
 
 def test_inpatient_refund_restores_the_inpatient_counter_only() -> None:
     p = policies()["shanghai-employee-active"]
-    s = settle([CartLine("X", 1, 1_000_000, "甲")], p, YearToDate(150000, 0, 0), 0, visit=visit("inpatient", "310000", 3))
+    s = settle([CartLine("X", 1, 1_000_000, "甲")], p, YearToDate(150000, 0, 0), 0,
+               visit=visit("inpatient", "310000", 3))
     assert s.ytd_after == YearToDate(150000, 0, 722500)
     assert refund(s).ytd_after == YearToDate(150000, 0, 0)
 

@@ -197,3 +197,16 @@ def test_settlement_table(case: Case) -> None:
 def test_table_is_big_enough_and_covers_every_policy_file() -> None:
     assert len(CASES) >= 30
     assert {c.policy for c in CASES} == set(policies())
+
+
+def test_notes_explain_the_split() -> None:
+    p = policies()
+    s = settle(cart(("甲", 10000)), p[CD], YearToDate(20000, 0), 0, visit=visit("pharmacy", "310000"))
+    assert s.notes == ("cross-province (跨省异地) without a filing (备案): ratio lowered by 15 points: "
+                       "未办理跨省异地就医备案，报销比例降低15个百分点（示意）",)
+    s = settle(cart(("甲", 1000)), p[GZ], YearToDate(0, 149990), 0, visit=visit("outpatient", "440100", 1))
+    assert s.notes == ("annual pooled-fund cap reached: 690 fen more paid by the patient",
+                       "this scheme has no personal account (个人账户): the patient's part is paid in cash",
+                       "居民医保无个人账户；门诊统筹不设起付线（示意）。")
+    s = settle(cart(("甲", 100)), p[CD], YearToDate(), 0, visit=visit("pharmacy", "310000"), filing=FILING_SH)
+    assert s.notes == ("cross-province (跨省异地) with a filing (备案): home policy applies",)

@@ -78,3 +78,34 @@ def test_zero_priced_lines_and_quantities() -> None:
     assert s.total_fen == 3003
     assert s.lines[1].preselfpay_fen == 150  # 30.03 × 5 % = 1.5015 → 1.50
     assert s.pooled_fen == 1427  # 28.53 × 50 % = 14.265 → 14.27
+
+
+def test_docs_example_runs_and_every_public_name_is_documented() -> None:
+    import re
+
+    import terminal.medical as medical
+    from terminal.datafiles import data_dir
+
+    text = (data_dir().parent / "docs" / "medical.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S)
+    assert code is not None
+    namespace: dict[str, object] = {}
+    exec(compile(code.group(1).replace('Path("data/', 'data_dir() / Path("'), "docs/medical.md", "exec"),
+         {"data_dir": data_dir}, namespace)
+    assert namespace["s"].total_fen == 2500  # type: ignore[attr-defined]
+    undocumented = [name for name in medical.__all__ if name not in text and not name.startswith("parse_")]
+    assert undocumented == []
+
+
+def test_engine_is_pure() -> None:
+    """engine.py imports nothing that does I/O, reads a clock or draws randomness (loading is policy/catalog's)."""
+    import ast
+
+    import terminal.medical.engine as engine
+
+    tree = ast.parse(open(engine.__file__, encoding="utf-8").read())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level}
+    assert imported <= {"__future__", "collections.abc", "dataclasses"}
+    names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert not names & {"now", "today", "open", "read_text", "read_bytes", "random"}
