@@ -151,6 +151,12 @@ def _fid(value: Any, where: str) -> int:
     return int.from_bytes(raw, "big")
 
 
+def _count(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ImageError(f"{where}: expected a non-negative integer, got {value!r}")
+    return value
+
+
 def _enum(cls: type, value: Any, where: str) -> Any:
     try:
         return cls(value)
@@ -203,8 +209,8 @@ def ef_from_json(obj: Any, where: str) -> EF:
         if not isinstance(recs, list):
             raise ImageError(f"{where}.records: expected a list")
         ef.records = [_hex(r, f"{where}.records[{i}]") for i, r in enumerate(recs)]
-        ef.max_records = int(obj.get("max_records", 0))
-        ef.record_size = int(obj.get("record_size", 0))
+        ef.max_records = _count(obj.get("max_records", 0), f"{where}.max_records")
+        ef.record_size = _count(obj.get("record_size", 0), f"{where}.record_size")
         if ef.structure is Structure.CYCLIC and ef.max_records <= 0:
             raise ImageError(f"{where}: a cyclic file needs max_records")
         if ef.max_records and len(ef.records) > ef.max_records:

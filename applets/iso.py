@@ -103,6 +103,7 @@ def select(card: VirtualCard, cmd: CommandApdu) -> bytes:
             node = mf if fid == 0x3F00 else current.child(fid)
             if node is None and current.parent is not None:
                 node = current.parent.child(fid)  # a sibling of the current DF
+                holder = current.parent  # an EF found there makes its DF (the parent) current
     elif p1 in (0x01, 0x02):
         if len(data) != 2:
             raise CardStatus(SW.WRONG_LENGTH)

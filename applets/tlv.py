@@ -33,6 +33,11 @@ def tag_size(tag: int) -> int:
 
 def encode_tag(tag: int) -> bytes:
     raw = tag.to_bytes(tag_size(tag), "big")
+    # ISO 7816-4 §5.2: 00 and FF are padding, never the first byte of a tag (decode skips them)
+    if raw[0] in (0x00, 0xFF):
+        raise ValueError(f"tag {tag:X}: a tag cannot start with {raw[0]:02X} (padding byte)")
+    if len(raw) > 4:
+        raise ValueError(f"tag {tag:X} is longer than 4 bytes")
     # ISO 8825-1 §8.1.2.4: low 5 bits all 1 → subsequent bytes, each with b8 set except the last
     if len(raw) == 1:
         if raw[0] & 0x1F == 0x1F:
@@ -74,7 +79,7 @@ def _read_one(data: bytes, pos: int) -> tuple[Tlv, int]:
             pos += 1
             if not b & 0x80:
                 break
-            if pos - start > 4:
+            if pos - start >= 4:  # a 4th tag byte that still announces more
                 raise ValueError(f"TLV tag longer than 4 bytes at offset {start}")
     tag = int.from_bytes(data[start:pos], "big")
     if pos >= end:

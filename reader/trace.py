@@ -59,7 +59,10 @@ def masked_hex(apdu: bytes) -> str:
     text = apdu.hex().upper()
     if len(apdu) > 5 and (bool(apdu[0] & 0x80), apdu[1]) in _SECRET_DATA:
         lc = apdu[4]
-        text = text[:10] + "**" * min(lc, len(apdu) - 5) + text[10 + 2 * lc :]
+        if lc and len(apdu) in (5 + lc, 6 + lc):  # short case 3 / 4: keep Lc and Le
+            text = text[:10] + "**" * lc + text[10 + 2 * lc :]
+        else:  # extended or malformed lengths: no byte after the header is shown
+            text = text[:8] + "**" * (len(apdu) - 4)
     return text
 
 
@@ -124,15 +127,27 @@ class Trace:
 
 def read_trace(path: str | Path) -> Iterator[TraceEntry]:
     """Entries of a trace file; a bad line raises ValueError naming the file and line."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
             try:
-                obj = json.loads(line)
-                yield TraceEntry(**obj)
-            except (json.JSONDecodeError, TypeError) as e:
+                line = raw.decode("utf-8")  # per line, so that a bad byte is reported with its line
+                if not line.strip():
+                    continue
+                entry = TraceEntry(**json.loads(line))
+                _check_entry(entry)
+            except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 raise ValueError(f"{path}:{lineno}: not a trace entry ({e})") from None
+            yield entry
+
+
+def _check_entry(e: TraceEntry) -> None:
+    if e.direction not in ("C", "R"):
+        raise ValueError(f"direction must be C or R, not {e.direction!r}")
+    for name in ("time", "hex", "name", "sw", "meaning"):
+        if not isinstance(getattr(e, name), str):
+            raise ValueError(f"{name} must be a string")
+    if e.us is not None and (not isinstance(e.us, int) or isinstance(e.us, bool)):
+        raise ValueError("us must be an integer")
 
 
 def format_entry(e: TraceEntry) -> str:
