@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from applets.holder import CardInfo, HolderInfo, parse_record
 from applets.ssse import EF05_SFI, EF06_SFI, EF0F_SFI, KID_ECDSA, SSSE_AID
 from applets.sw import SW
-from applets.tlv import decode, decode_one
+from applets.tlv import decode
 from reader.base import Reader
 from terminal.errors import CardAnswerError
 from terminal.protocol.iso import (
@@ -99,7 +99,12 @@ def authenticate_card(reader: Reader, ca_public: ec.EllipticCurvePublicKey, card
     certified key. Raises CardAnswerError when anything does not check out."""
     cert_raw = expect_ok(reader.transmit(ReadBinary(EF0F_SFI).to_bytes()), "READ BINARY EF0F")
     try:
-        cert = decode_one(cert_raw.rstrip(b"\x00"))
+        # The certificate may be followed by 00/FF padding (a fixed-size file); decode() skips it. Do not
+        # strip zeros: the DER signature at the end ends in a 00 byte for about 1 card in 256.
+        objects = decode(cert_raw)
+        if not objects:
+            raise ValueError("empty")
+        cert = objects[0]
         fields = {t.tag: t.value for t in decode(cert.value)}
         ident, point, signature = fields[0x5A], fields[0x86], fields[0x5F37]
         signed = cert.value[: cert.value.index(bytes.fromhex("5F37"))]

@@ -222,3 +222,20 @@ def test_region_loader(tmp_path: Path) -> None:
     fallback = load_known_regions(tmp_path / "missing.csv")
     assert fallback is FALLBACK_REGIONS
     assert "650100" in fallback and "990000" not in fallback and "31000" not in fallback and 310000 not in fallback
+
+
+def test_certificate_whose_signature_ends_in_a_zero_byte_authenticates(cards: dict[str, Path], connect: Connect) -> None:
+    """Regression: about 1 card in 256 has a CA signature whose last byte is 00; the terminal used to
+    strip it as padding and refuse a genuine card."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from applets.personalize import card_certificate, card_ecdsa_scalar
+    from terminal.issuer import load_test_keys
+
+    keys = load_test_keys()
+    card = profile("zhang-wei").card
+    scalar = card_ecdsa_scalar(keys.ecdsa_seed, card.serial)
+    public = ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1()).public_key()
+    cert = next(c for c in (card_certificate(keys.ca_private_key, card.identification_code, public) for _ in range(5000)) if c[-1] == 0)
+    edit_image(cards["zhang-wei"], lambda image: setattr(ef(image, 0x000F), "data", bytearray(cert)))
+    assert identify(connect(cards["zhang-wei"])).authenticated
