@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from applets.holder import CardInfo, HolderInfo, parse_record
 from applets.ssse import EF05_SFI, EF06_SFI, EF0F_SFI, KID_ECDSA, SSSE_AID
 from applets.sw import SW
-from applets.tlv import decode
+from applets.tlv import decode, encode
 from reader.base import Reader
 from terminal.errors import CardAnswerError
 from terminal.protocol.iso import (
@@ -107,7 +107,7 @@ def authenticate_card(reader: Reader, ca_public: ec.EllipticCurvePublicKey, card
         cert = objects[0]
         fields = {t.tag: t.value for t in decode(cert.value)}
         ident, point, signature = fields[0x5A], fields[0x86], fields[0x5F37]
-        signed = cert.value[: cert.value.index(bytes.fromhex("5F37"))]
+        signed = encode(0x5A, ident) + encode(0x86, point)  # what the CA signed (EF0F layout)
         ca_public.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
         card_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except (ValueError, KeyError):
