@@ -82,7 +82,6 @@ def _alternatives(path: Path, keys: list[bytes], listed: list[str], samples: int
     as_set = {raw[o : o + RECORD_SIZE] for o in range(HEADER_SIZE, len(raw), RECORD_SIZE)}
     set_load_ms = (time.perf_counter() - start) * 1000
     set_lookup = _timed(samples, lambda i: probes[i] in as_set)
-    del as_set, raw
 
     db_path = tmp / "hotlist.sqlite"
     start = time.perf_counter()
