@@ -52,9 +52,10 @@ def cli(ctx: click.Context, verbose: int) -> None:
 def _register() -> None:
     from terminal.cli.apdu import apdu, readers
     from terminal.cli.card import card
+    from terminal.cli.identity import hotlist, qr
     from terminal.cli.trace import trace
 
-    for command in (card, apdu, readers, trace):
+    for command in (card, apdu, readers, trace, qr, hotlist):
         cli.add_command(command)
     for module, name in (("terminal.cli.ledger", "ledger"), ("terminal.cli.purse", "purse")):
         if importlib.util.find_spec(module) is not None:  # groups of parts built in later issues
