@@ -94,5 +94,5 @@ class PendingTxn:
     balance: int
     counter: int
     random: bytes
-    session_key: bytes = b""  # load only: known at INIT (purchase: needs the terminal seq)
+    session_key: bytes = field(default=b"", repr=False)  # load only (purchase: needs the terminal seq)
     capp_cache: dict[tuple[int, int], bytes] = field(default_factory=dict)  # (sfi, record) → data

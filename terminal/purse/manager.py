@@ -69,6 +69,24 @@ _DECLINES = {
 }
 
 
+# Answers to DEBIT / CREDIT by which a card says it refused before changing anything (purse.md); any other
+# status word (6F00 from a card torn inside its save, 6581, …) is not trusted: the recovery rule decides.
+_REFUSALS = frozenset(
+    {
+        SW.MAC_INVALID,
+        SW.CONDITIONS_NOT_SATISFIED,
+        SW.AUTH_METHOD_BLOCKED,
+        SW.APPLICATION_BLOCKED,
+        SW.WRONG_LENGTH,
+        SW.INCORRECT_P1P2,
+        SW.WRONG_DATA,
+        SW.INSUFFICIENT_BALANCE,
+        SW.KEY_INDEX_NOT_SUPPORTED,
+        SW.SECURITY_STATUS_NOT_SATISFIED,
+    }
+)
+
+
 def _decline_text(what: str, sw: int) -> str:
     return f"{what}: {_DECLINES.get(sw) or sw_text(sw)}"
 
@@ -224,8 +242,11 @@ class PurseManager:
             return self._recover_now(attempt, pin)
         except BadAnswer:
             return self._recover_now(attempt, pin)
-        if resp.sw != SW.OK:
+        if resp.sw in _REFUSALS:
             return replace(base, reason=_decline_text("DEBIT", resp.sw), sw=resp.sw)
+        if resp.sw != SW.OK:
+            log.info("DEBIT answered %04X: recovering", resp.sw)
+            return self._recover_now(attempt, pin)
         try:
             answer = Debit.from_bytes(resp.data)
         except BadAnswer:
@@ -341,8 +362,11 @@ class PurseManager:
         except (ReaderError, BadAnswer) as e:
             log.info("CREDIT answer lost (%s): recovering", e)
             return self._recover_now(attempt, None)
-        if resp.sw != SW.OK:
+        if resp.sw in _REFUSALS:
             return replace(base, reason=_decline_text("CREDIT FOR LOAD", resp.sw), sw=resp.sw)
+        if resp.sw != SW.OK:
+            log.info("CREDIT FOR LOAD answered %04X: recovering", resp.sw)
+            return self._recover_now(attempt, None)
         try:
             tac = CreditForLoad.parse(resp.data)
         except BadAnswer:

@@ -11,7 +11,7 @@ and the clearing house need (docs/purse.md "Results").
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -173,9 +173,6 @@ class PurseResult:
     @property
     def alg_name(self) -> str | None:
         return None if self.alg is None else ALG_NAMES.get(self.alg, f"{self.alg:02X}")
-
-    def with_outcome(self, outcome: Outcome, reason: str | None = None, **changes: Any) -> PurseResult:
-        return replace(self, outcome=outcome, reason=reason, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -9,7 +9,6 @@ from datetime import date, datetime
 from typing import Any
 
 from applets.card import MemoryStorage, VirtualCard
-from applets.crypto.pboc import Algorithm
 from applets.fs import DF
 from applets.image import CardImage, PinState
 from applets.personalize import make_atr
@@ -153,5 +152,3 @@ def rig(
     )
     return Rig(card, card_storage, psam, psam_storage, card_reader, psam_reader, manager, host)
 
-
-ALGS = {1: Algorithm.SM4, 2: Algorithm.TDES}

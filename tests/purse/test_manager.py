@@ -186,6 +186,15 @@ def test_torn_save_is_unknown_then_recovered_after_reinsertion(after_write: bool
         assert r.host.verify_tac(result)
 
 
+@pytest.mark.parametrize("sw", [b"\x6f\x00", b"\x65\x81", b"\x90\x00"])
+def test_a_debit_answer_that_is_not_a_refusal_is_resolved_by_recovery(sw: bytes) -> None:
+    """A card torn inside its save answers 6F00 through the vpcd bridge: not trusted either way."""
+    r = rig()
+    r.card_reader.faults = Faults(corrupt_response=corrupt(DEBIT_N, lambda resp: sw))
+    result = r.manager.purchase(300)
+    assert result.outcome is Outcome.DONE and result.recovered and r.host.verify_tac(result)
+
+
 def test_card_pulled_right_after_the_debit_answer_is_done() -> None:
     r = rig()
     r.card_reader.faults = Faults(remove_after_apdu=DEBIT_N)
