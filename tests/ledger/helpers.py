@@ -49,7 +49,9 @@ def new_ledger(path: Path, *, float_fen: int = 100_000) -> Ledger:
 def copy_ledger(src: Path, dst: Path) -> None:
     """Copy a closed (checkpointed) ledger and its key file."""
     shutil.copyfile(src, dst)
-    shutil.copyfile(src.with_name(src.name + ".key"), dst.with_name(dst.name + ".key"))
+    key = dst.with_name(dst.name + ".key")
+    shutil.copyfile(src.with_name(src.name + ".key"), key)
+    key.chmod(0o600)
 
 
 CARDS = ("1000000000000001", "1000000000000002", "1000000000000003")
