@@ -79,9 +79,9 @@ def test_opensc_tool_talks_to_the_virtual_card(served_card) -> None:
     text = out.stdout.upper()
     assert out.returncode == 0, out.stderr
     # opensc-tool prints each response's data as hex and "SW1=90, SW2=00"
-    assert text.count("SW1=90, SW2=00") >= 3, text
+    assert text.count("SW1=0X90, SW2=0X00") >= 3, text
     assert "41 30 30 30 30 30 30 30 33" in text  # "A00000003", EF05 tag 07
-    assert "SW1=63, SW2=C2" in text
+    assert "SW1=0X63, SW2=0XC2" in text
 
 
 def test_card_serve_command_and_removal(pcscd) -> None:
