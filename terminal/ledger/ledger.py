@@ -19,24 +19,22 @@ from types import TracebackType
 import sqlite_utils
 
 from . import keyfile, rows, validate
-from .accounts import CHART, NORMAL_SIGN
-from .chain import CHAIN_VERSION, ChainWriter, Mac
+from .accounts import NORMAL_SIGN
+from .chain import ChainWriter, Mac
 from .errors import (
     DuplicateTransaction,
     IntentAlreadyResolved,
-    KeyFileError,
     LedgerCorrupt,
     LedgerNotFound,
     NegativeBalance,
     PendingIntentExists,
-    TerminalMismatch,
     UnbalancedEntry,
     UnknownAccount,
     UnknownIntent,
 )
 from .model import Account, AccountBalance, DayReport, Intent, OutboxEntry, Posting, RecoveryOutcome, Resolution
 from .model import Transaction, VerifyReport, check_fen
-from .schema import SCHEMA_VERSION, create_all
+from .opening import append_account, check_meta, connect, initialise, read_meta, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +43,6 @@ Clock = Callable[[], _dt.datetime]
 
 def _utc_now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
-
-
-def connect(path: Path, *, create: bool, on_sql: Callable[[str], None] | None = None) -> sqlite3.Connection:
-    """Open SQLite the way the ledger needs it: autocommit (explicit BEGIN), WAL, synchronous=FULL."""
-    if create:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
-    else:
-        try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None, timeout=10.0)
-        except sqlite3.OperationalError:
-            raise LedgerNotFound(f"no ledger at {path}; create it with `ykt ledger init --db {path}`") from None
-    if on_sql is not None:
-        conn.set_trace_callback(on_sql)
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if mode != "wal":
-        conn.close()
-        raise LedgerCorrupt(f"cannot put {path} in WAL mode (got {mode})")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
 
 
 class Ledger:
@@ -106,17 +84,20 @@ class Ledger:
             path.parent.mkdir(parents=True, exist_ok=True)
         conn = connect(path, create=create, on_sql=on_sql)
         try:
-            meta = _read_meta(conn)
+            meta = read_meta(conn)
             if not meta:
                 if not create:
                     raise LedgerNotFound(f"{path} is not an initialised ledger; run `ykt ledger init --db {path}`")
                 if terminal_id is None:
                     raise ValueError("terminal_id is required to create a ledger")
                 mac = Mac(keyfile.create(kpath))
-                meta = _initialise(conn, mac, terminal_id, (clock or _utc_now)())
+                meta = initialise(conn, mac, terminal_id, (clock or _utc_now)())
             else:
                 mac = Mac(keyfile.load(kpath))
-            _check_meta(meta, path, mac, terminal_id)
+            check_meta(meta, path, mac, terminal_id)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LedgerCorrupt(f"{path} is not a usable ledger database: {exc}") from None
         except BaseException:
             conn.close()
             raise
@@ -156,7 +137,7 @@ class Ledger:
 
     # ---------------------------------------------------------------- internals
     def _now(self) -> str:
-        return _timestamp(self._clock())
+        return timestamp(self._clock())
 
     @contextmanager
     def _write(self) -> Iterator[ChainWriter]:
@@ -227,7 +208,7 @@ class Ledger:
         with self._write() as chain:
             if self._conn.execute("SELECT 1 FROM accounts WHERE code = ?", (code,)).fetchone():
                 raise ValueError(f"account {code} already exists")
-            _append_account(self._conn, chain, account, self._now())
+            append_account(self._conn, chain, account, self._now())
         return account
 
     def balances(self) -> dict[str, AccountBalance]:
@@ -438,12 +419,6 @@ class Ledger:
 
 
 # -------------------------------------------------------------------- module helpers
-def _timestamp(moment: _dt.datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("the ledger clock must return aware datetimes")
-    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _deltas(lines: tuple[Posting, ...]) -> dict[str, int]:
     deltas: dict[str, int] = {}
     for p in lines:
@@ -463,53 +438,3 @@ def _same_commit(txn: Transaction, lines: tuple[Posting, ...] | None, *fields: o
         return False
     return all(given is None or given == have for given, have in zip(fields, existing))
 
-
-def _read_meta(conn: sqlite3.Connection) -> dict[str, str]:
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
-        return {}
-    return dict(conn.execute("SELECT key, value FROM meta"))
-
-
-def _check_meta(meta: dict[str, str], path: Path, mac: Mac, terminal_id: str | None) -> None:
-    if meta.get("schema_version") != str(SCHEMA_VERSION) or meta.get("chain_version") != str(CHAIN_VERSION):
-        raise LedgerCorrupt(
-            f"{path}: schema {meta.get('schema_version')} / chain {meta.get('chain_version')} not supported"
-            f" (this code: schema {SCHEMA_VERSION}, chain {CHAIN_VERSION})"
-        )
-    if meta.get("key_id") != mac.key_id():
-        raise KeyFileError(f"{keyfile.key_path(path)} is not the key of this ledger (key id {meta.get('key_id')})")
-    if terminal_id is not None and meta.get("terminal_id") != terminal_id:
-        raise TerminalMismatch(f"{path} belongs to terminal {meta.get('terminal_id')}, not {terminal_id}")
-
-
-def _append_account(conn: sqlite3.Connection, chain: ChainWriter, account: Account, now: str) -> None:
-    chain.append("accounts", {
-        "code": account.code, "name": account.name, "type": account.type,
-        "may_go_negative": int(account.may_go_negative), "created_at": now,
-    })
-    conn.execute("INSERT INTO balances (account, balance_fen) VALUES (?, 0)", (account.code,))
-
-
-def _initialise(conn: sqlite3.Connection, mac: Mac, terminal_id: str, moment: _dt.datetime) -> dict[str, str]:
-    """Create the schema and seed the chart of accounts, all in one transaction (a crash leaves nothing)."""
-    now = _timestamp(moment)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        meta = _read_meta(conn)
-        if not meta:  # another process may have initialised it while we waited for the lock
-            create_all(conn)
-            meta = {
-                "schema_version": str(SCHEMA_VERSION), "chain_version": str(CHAIN_VERSION),
-                "terminal_id": terminal_id, "key_id": mac.key_id(), "created_at": now,
-            }
-            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
-            chain = ChainWriter(conn, mac, meta)
-            for account in CHART:
-                _append_account(conn, chain, account, now)
-            chain.store_head()
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return meta

@@ -1,8 +1,9 @@
 """Random tampering of ledger databases, for the tamper test: edits, deletes, reorders, inserts, rewrites.
 
 Each case starts from an in-memory copy of a good ledger without its append-only triggers (an attacker drops
-them first; verify's trigger check is tested on its own), changes rows with plain SQL, and reports whether
-any table changed. A case that
+them first; verify's trigger check is tested on its own), changes rows with plain SQL inside a transaction
+(rolled back after the check, so the next case starts from the same ledger), and reports whether any table
+changed. A case that
 leaves every table as it was (e.g. a value set to itself) is a no-op and does not count.
 """
 
@@ -233,13 +234,14 @@ def dump(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
 
 
 def mutate(conn: sqlite3.Connection, rng: random.Random, kind: str, before: dict[str, list[tuple]]) -> bool:
-    """Apply one mutation of `kind` to a trigger-less copy of a ledger whose `dump` is `before`; True if a
-    table changed (a mutation refused by a constraint counts as no change)."""
-    conn.execute("BEGIN")
+    """Apply one mutation of `kind` inside the caller's open transaction, to a trigger-less ledger whose
+    `dump` is `before`; True if a table changed (a mutation refused by a constraint counts as no change).
+    The caller rolls the transaction back afterwards, so one connection serves every case."""
+    conn.execute("SAVEPOINT mutation")
     try:
         touched = MUTATIONS[kind](conn, rng)
-        conn.execute("COMMIT")
     except sqlite3.IntegrityError:
-        conn.execute("ROLLBACK")
+        conn.execute("ROLLBACK TO mutation")
         touched = set()
+    conn.execute("RELEASE mutation")
     return any(table_rows(conn, t) != before[t] for t in touched)

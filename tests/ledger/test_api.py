@@ -13,6 +13,7 @@ from terminal.ledger import (
     IntentAlreadyResolved,
     KeyFileError,
     Ledger,
+    LedgerCorrupt,
     LedgerNotFound,
     NegativeBalance,
     PendingIntentExists,
@@ -72,6 +73,9 @@ def test_open_refusals(tmp_path: Path) -> None:
     Ledger.open(tmp_path / "l.sqlite", create=False).close()
     with pytest.raises(ValueError, match="terminal_id is required"):
         Ledger.open(tmp_path / "new.sqlite")
+    (tmp_path / "junk.sqlite").write_bytes(b"this is not a database" * 200)
+    with pytest.raises(LedgerCorrupt, match="not a usable ledger database"):
+        Ledger.open(tmp_path / "junk.sqlite", create=False)
 
 
 def test_purchase_lifecycle_pending_then_committed(book: Ledger) -> None:

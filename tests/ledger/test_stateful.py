@@ -255,7 +255,7 @@ def test_ledger_state_machine() -> None:
     started = time.perf_counter()
     folder = fast_dir("ykt-ledger-sm-")
     try:
-        new_ledger(folder / "template.sqlite").close()
+        new_ledger(folder / "template.sqlite", float_fen=10_000).close()
         LedgerMachine.folder = folder
         LedgerMachine.template = folder / "template.sqlite"
         Steps.count = 0

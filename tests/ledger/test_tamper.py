@@ -32,9 +32,11 @@ def _bases(tmp_path: Path, n: int) -> list[tuple[bytes, Mac]]:
 
 def test_every_random_tampering_is_detected(tmp_path: Path) -> None:
     started = time.perf_counter()
-    bases = [(data, mac, tamper.dump(tamper.load(data))) for data, mac in _bases(tmp_path, 4)]
-    for data, mac, _ in bases:
-        assert verify_connection(tamper.load(data), mac, quick=True, triggers=False).ok
+    bases = []
+    for data, mac in _bases(tmp_path, 4):
+        conn = tamper.load(data)
+        assert verify_connection(conn, mac, quick=True, triggers=False).ok
+        bases.append((conn, mac, tamper.dump(conn)))
     rng = random.Random(20240501)
     kinds, weights = list(tamper.WEIGHTS), list(tamper.WEIGHTS.values())
     detected: Counter[str] = Counter()
@@ -43,18 +45,21 @@ def test_every_random_tampering_is_detected(tmp_path: Path) -> None:
     case = 0
     while sum(detected.values()) + len(missed) < CASES:
         case += 1
-        data, mac, before = bases[case % len(bases)]
+        conn, mac, before = bases[case % len(bases)]
         kind = rng.choices(kinds, weights)[0]
-        conn = tamper.load(data)
         state = rng.getstate()
-        if not tamper.mutate(conn, rng, kind, before):
-            noops += 1
-            continue
-        if verify_connection(conn, mac, quick=True, triggers=False).ok:
-            missed.append((kind, hash(state)))
-        else:
-            detected[kind] += 1
-        conn.close()
+        conn.execute("BEGIN")
+        try:
+            if not tamper.mutate(conn, rng, kind, before):
+                noops += 1
+            elif verify_connection(conn, mac, quick=True, triggers=False).ok:
+                missed.append((kind, hash(state)))
+            else:
+                detected[kind] += 1
+        finally:
+            conn.execute("ROLLBACK")
+    for conn, mac, before in bases:  # every case was undone: the bases are still the good ledgers
+        assert tamper.dump(conn) == before and verify_connection(conn, mac, triggers=False).ok
     assert missed == [], f"undetected: {missed[:5]}"
     assert sum(detected.values()) >= CASES
     assert set(detected) == set(kinds)
