@@ -25,5 +25,9 @@ class Application:
     def on_select(self, card: VirtualCard, df: DF) -> None:
         """Called when the application's DF is selected; may raise CardStatus (e.g. 9303 blocked)."""
 
+    def before_command(self, card: VirtualCard, raw: bytes) -> None:
+        """Called with every command APDU (even one that will be refused) while the application is
+        selected, before it is parsed; e.g. to end a command sequence that this command interrupts."""
+
     def on_power_on(self, card: VirtualCard) -> None:
         """Called at every power-on/reset to clear the application's volatile state."""

@@ -128,6 +128,8 @@ class VirtualCard:
         if not self.powered:
             self.power_on()
         try:
+            if self.session.application is not None:
+                self.session.application.before_command(self, raw)
             cmd = CommandApdu.from_bytes(raw)
             data = self._handler(cmd)(self, cmd)
             if not cmd.ne:  # ISO 7816-4 §5.1: no Le field, no response data

@@ -22,7 +22,6 @@ from applets.crypto import pboc
 from applets.crypto.pboc import Algorithm
 from applets.errors import CardStatus
 from applets.fs import DF, EF, Structure
-from applets.iso import ISO_COMMANDS
 from applets.purse.layout import (
     SFI_CAPP,
     SFI_LOG,
@@ -128,7 +127,6 @@ def _parse_init(cmd: CommandApdu) -> tuple[int, int, bytes]:
 
 def get_balance(card: VirtualCard, cmd: CommandApdu) -> bytes:
     """GET BALANCE `80 5C 00 P2 04` (P2 01 ED, 02 EP) → balance 4."""
-    _clear_pending(card)
     state = _state(card)
     _check_usable(state, keys=False)
     if cmd.p1 != 0x00:
@@ -142,7 +140,6 @@ def get_balance(card: VirtualCard, cmd: CommandApdu) -> bytes:
 
 def initialize(card: VirtualCard, cmd: CommandApdu) -> bytes:
     """INITIALIZE FOR LOAD (P1 00), FOR PURCHASE (P1 01), FOR CAPP PURCHASE (P1 03, P2 02)."""
-    _clear_pending(card)
     if cmd.p1 == 0x00:
         return _init_load(card, cmd)
     if cmd.p1 == 0x01:
@@ -359,7 +356,6 @@ def _apply(
 
 def get_transaction_proof(card: VirtualCard, cmd: CommandApdu) -> bytes:
     """GET TRANSACTION PROOF `80 5A 00 P2 02` counter 2 (P2 = txn type) → MAC2 4 ‖ TAC 4, or 9406."""
-    _clear_pending(card)
     state = _state(card)
     _check_usable(state, keys=False)
     if cmd.p1 != 0x00:
@@ -380,7 +376,6 @@ def application_block(card: VirtualCard, cmd: CommandApdu) -> bytes:
     """APPLICATION BLOCK `84 1E 00 00 04` MAC 4, after GET CHALLENGE. Project MAC: SM4 CBC-MAC (purse.md
     padding, left 4 bytes) under the card's maintenance key over challenge ‖ `84 1E 00 00 04`.
     Later SELECTs answer 9303."""
-    _clear_pending(card)
     state = _state(card)
     if cmd.cla != 0x84:
         raise CardStatus(SW.SECURITY_STATUS_NOT_SATISFIED)
@@ -403,17 +398,6 @@ def application_block(card: VirtualCard, cmd: CommandApdu) -> bytes:
     return b""
 
 
-def _clearing(handler: Handler) -> Handler:
-    """An ISO command sent while the purse is selected: it ends any pending purse transaction."""
-
-    def run(card: VirtualCard, cmd: CommandApdu) -> bytes:
-        _clear_pending(card)
-        return handler(card, cmd)
-
-    run.__doc__ = handler.__doc__
-    return run
-
-
 _PURSE_COMMANDS: dict[CommandKey, Handler] = {
     (True, 0x5C): get_balance,
     (True, 0x50): initialize,
@@ -425,11 +409,20 @@ _PURSE_COMMANDS: dict[CommandKey, Handler] = {
 }
 
 
+_CONTINUATIONS = frozenset((0x52, 0x54, 0xDC))  # CREDIT FOR LOAD, DEBIT FOR PURCHASE, UPDATE CAPP DATA CACHE
+
+
 class PurseApplication(Application):
     """EP/ED purse under DF 1001, AID A000000632010105 (applets/purse/layout.py)."""
 
     name = APP_NAME
-    commands = {**{key: _clearing(h) for key, h in ISO_COMMANDS.items()}, **_PURSE_COMMANDS}
+    commands = _PURSE_COMMANDS
+
+    def before_command(self, card: VirtualCard, raw: bytes) -> None:
+        """Only the expected next command (DEBIT, CREDIT, UPDATE CAPP DATA CACHE) may use a pending
+        INITIALIZE; any other APDU, even a malformed or refused one, ends it."""
+        if len(raw) < 2 or raw[0] & 0x80 == 0 or raw[1] not in _CONTINUATIONS:
+            _clear_pending(card)
 
     def on_select(self, card: VirtualCard, df: DF) -> None:
         _clear_pending(card)
