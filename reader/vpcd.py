@@ -36,6 +36,8 @@ import struct
 import time
 from typing import Literal, Protocol
 
+from applets.errors import PowerLost
+
 logger = logging.getLogger(__name__)
 
 VPCD_PORT = 35963
@@ -332,6 +334,9 @@ class VpcdBridge:
         started = time.perf_counter_ns()
         try:
             response = self.card.process(apdu)
+        except PowerLost:  # torn mid-save: like a real card, it goes silent and leaves the reader
+            logger.info("card torn during APDU %d (%s): removed", self.apdu_count, apdu[:4].hex())
+            return True
         except Exception:  # contract says never; answer like a card with an internal error
             logger.exception("card.process(%s) raised; answering 6F00", apdu[:4].hex())
             response = b"\x6f\x00"
