@@ -1,0 +1,1 @@
+"""Screens of the TUI: sign-in, counter, validator kiosk, settings, and the counter's dialogs."""

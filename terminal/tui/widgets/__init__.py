@@ -1,0 +1,1 @@
+"""Widgets of the TUI (styling in ../app.tcss)."""
