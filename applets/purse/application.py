@@ -5,8 +5,8 @@ Rules (docs/purse.md):
 - Sequence: INITIALIZE leaves its state in RAM (`Session.scratch`); only the expected next command
   (DEBIT / CREDIT, and UPDATE CAPP DATA CACHE inside a compound purchase) may use it. Any other command
   sent to the application clears it; power-on clears it. DEBIT/CREDIT without it answer 6985.
-- Atomicity: DEBIT and CREDIT change balance, counter, the 0018 log record, the cached 001A/001E records,
-  the MAC failure count and the transaction proof in RAM and then commit the image exactly once.
+- Atomicity: DEBIT and CREDIT change balance, counter, the 0018 log record, the cached 001A/001E records
+  (compound purchase) or 0019 medical record (ED purchase, ED load), the MAC failure count and the transaction proof in RAM and then commit the image exactly once.
 - MAC failures (MAC1 of DEBIT, MAC2 of CREDIT) are counted persistently; the failure that reaches the
   limit (3) still answers 9302 and locks the purse keys: later INITIALIZE/DEBIT/CREDIT answer 6983.
   A success resets the count.
@@ -34,6 +34,7 @@ from applets.purse.layout import (
     purchase_type,
     valid_date_time,
 )
+from applets.purse.medical import SFI_MEDICAL, keeps_issuer_part
 from applets.purse.state import (
     APP_NAME,
     MAINTENANCE_KEY,
@@ -206,19 +207,30 @@ def _init_purchase(card: VirtualCard, cmd: CommandApdu, capp: bool) -> bytes:
     )
 
 
+def _cacheable_files(pending: PendingTxn) -> tuple[int, ...]:
+    """Files a cached update may write inside this transaction: 001A/001E in a compound purchase; the
+    medical record 0019 in an ED purchase or an ED load (docs/counter.md)."""
+    if pending.kind == "capp":
+        return (SFI_CAPP, SFI_TRIP)
+    if pending.purse is PurseKind.ED:
+        return (SFI_MEDICAL,)
+    return ()
+
+
 def update_capp_data_cache(card: VirtualCard, cmd: CommandApdu) -> bytes:
     """UPDATE CAPP DATA CACHE `80 DC rec P2 Lc data` (P2 = SFI<<3 | 0, or | 4): cached in RAM and written
-    only by the DEBIT FOR CAPP PURCHASE that follows. 001A: P1 = record number, the record keeps its ID
-    (first 2 bytes); 001E (cyclic): P1 = 00, the record becomes the newest."""
+    only by the DEBIT (or, for the medical record, the CREDIT FOR LOAD) that follows. 001A: P1 = record
+    number, the record keeps its ID (first 2 bytes); 001E (cyclic): P1 = 00, the record becomes the newest;
+    0019 (medical record, ED purchase or ED load only): P1 = 01, the issuer part (bytes 0..8) is kept."""
     pending = card.session.scratch.get(SCRATCH_KEY)
-    if not isinstance(pending, PendingTxn) or pending.kind != "capp":
+    if not isinstance(pending, PendingTxn) or not _cacheable_files(pending):
         _clear_pending(card)
         raise CardStatus(SW.CONDITIONS_NOT_SATISFIED)
     try:
         if cmd.p2 & 0x03:
             raise CardStatus(SW.INCORRECT_P1P2)
         sfi = cmd.p2 >> 3
-        if sfi not in (SFI_CAPP, SFI_TRIP):
+        if sfi not in _cacheable_files(pending):
             raise CardStatus(SW.FILE_NOT_FOUND)
         ef = _ef(card, sfi)
         if cmd.ne or len(cmd.data) != ef.record_size:
@@ -232,6 +244,8 @@ def update_capp_data_cache(card: VirtualCard, cmd: CommandApdu) -> bytes:
                 raise CardStatus(SW.RECORD_NOT_FOUND)
             if ef.records[idx][:2] != cmd.data[:2]:
                 raise CardStatus(SW.WRONG_DATA)  # a record keeps its ID: one operator's record only
+            if sfi == SFI_MEDICAL and not keeps_issuer_part(ef.records[idx], bytes(cmd.data)):
+                raise CardStatus(SW.WRONG_DATA)  # scheme, category and insured region are the issuer's
         key = (sfi, cmd.p1)
         if key not in pending.capp_cache and len(pending.capp_cache) >= MAX_CAPP_UPDATES:
             raise CardStatus(SW.NOT_ENOUGH_MEMORY)
@@ -240,6 +254,17 @@ def update_capp_data_cache(card: VirtualCard, cmd: CommandApdu) -> bytes:
         raise
     pending.capp_cache[key] = bytes(cmd.data)
     return b""
+
+
+def _write_cached(card: VirtualCard, pending: PendingTxn) -> None:
+    """Put the cached records into RAM (part of the one atomic step of DEBIT / CREDIT)."""
+    for (sfi, number), content in pending.capp_cache.items():
+        ef = _ef(card, sfi)
+        if ef.structure is Structure.CYCLIC:
+            ef.records.insert(0, content)
+            del ef.records[ef.max_records :]
+        else:
+            ef.records[number - 1] = content
 
 
 def debit_for_purchase(card: VirtualCard, cmd: CommandApdu) -> bytes:
@@ -278,13 +303,7 @@ def debit_for_purchase(card: VirtualCard, cmd: CommandApdu) -> bytes:
     record = LogRecord(pending.counter, overdraft, pending.amount, pending.txn_type, pending.terminal_id, date, time)
     account = state[pending.purse.label]
     # -- the one atomic step: everything below changes RAM, then a single commit --
-    for (sfi, number), content in pending.capp_cache.items():
-        ef = _ef(card, sfi)
-        if ef.structure is Structure.CYCLIC:
-            ef.records.insert(0, content)
-            del ef.records[ef.max_records :]
-        else:
-            ef.records[number - 1] = content
+    _write_cached(card, pending)
     _apply(card, state, account, pending, "offline", pending.balance - pending.amount, record, mac2, tac)
     return tac + mac2
 
@@ -323,6 +342,7 @@ def credit_for_load(card: VirtualCard, cmd: CommandApdu) -> bytes:
         + pboc.load_tac_data(0, pending.counter, pending.amount, pending.txn_type, pending.terminal_id, date, time)[4:],
     )
     record = LogRecord(pending.counter, 0, pending.amount, pending.txn_type, pending.terminal_id, date, time)
+    _write_cached(card, pending)  # the medical record of an ED load (refund), in the same commit
     _apply(card, state, state[pending.purse.label], pending, "online", after, record, bytes(mac2), tac)
     return tac
 

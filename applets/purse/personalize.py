@@ -41,6 +41,13 @@ from applets.purse.layout import (
     IssuerInfo,
     empty_capp_record,
 )
+from applets.purse.medical import (
+    MEDICAL_FID,
+    MEDICAL_RECORD_SIZE,
+    SFI_MEDICAL,
+    MedicalRecord,
+    medical_record_from_profile,
+)
 from applets.purse.state import APP_NAME, DEFAULT_KEY_TABLE, MAINTENANCE_KEY, initial_state, key_name
 
 # Names of the TEST master keys in data/keys/TEST-issuer-keys.json.
@@ -136,8 +143,9 @@ def card_keys(
     return keys
 
 
-def purse_df(info: IssuerInfo) -> DF:
-    """DF 1001 (AID A000000632010105) with 0015, 0018, 001A and 001E."""
+def purse_df(info: IssuerInfo, medical: MedicalRecord | None = None) -> DF:
+    """DF 1001 (AID A000000632010105) with 0015, 0018, 001A and 001E, and 0019 (the medical record) for an
+    insured holder."""
     df = DF(PURSE_FID, name=PURSE_AID, application=APP_NAME)
     df.add(EF(0x0015, Structure.TRANSPARENT, sfi=SFI_ISSUER, data=bytearray(info.to_bytes())))
     df.add(EF(0x0018, Structure.CYCLIC, sfi=SFI_LOG, max_records=LOG_RECORDS, record_size=LOG_RECORD_SIZE))
@@ -152,19 +160,37 @@ def purse_df(info: IssuerInfo) -> DF:
         )
     )
     df.add(EF(0x001E, Structure.CYCLIC, sfi=SFI_TRIP, max_records=TRIP_RECORDS, record_size=TRIP_RECORD_SIZE))
+    if medical is not None:
+        df.add(
+            EF(
+                MEDICAL_FID,
+                Structure.LINEAR,
+                sfi=SFI_MEDICAL,
+                records=[medical.to_bytes()],
+                max_records=1,
+                record_size=MEDICAL_RECORD_SIZE,
+            )
+        )
     return df
 
 
-def add_purse(image: CardImage, info: IssuerInfo, keys: Mapping[str, bytes], state: dict[str, Any]) -> None:
+def add_purse(
+    image: CardImage,
+    info: IssuerInfo,
+    keys: Mapping[str, bytes],
+    state: dict[str, Any],
+    medical: MedicalRecord | None = None,
+) -> None:
     """Add the purse DF, its keys and its state to `image` (raises ValueError if already there)."""
-    image.mf.add(purse_df(info))
+    image.mf.add(purse_df(info, medical))
     image.keys.update(keys)
     image.applications[APP_NAME] = state
 
 
 def purse_options(extra: Mapping[str, Any]) -> dict[str, Any]:
     """Initial purse settings from a holder profile's `[purse]` table (data/cards/*.toml):
-    ep_balance, ed_balance, overdraft (fen), max_balance, ed_needs_pin, two_level_keys."""
+    ep_balance, ed_balance, overdraft (fen), max_balance, ed_needs_pin, two_level_keys; and `medical_insurance`
+    from its `[insurance]` table (scheme, retired, category), which gives the card a medical record 0019."""
     table = extra.get("purse", {})
     if not isinstance(table, Mapping):
         raise ValueError("[purse] must be a table")
@@ -182,6 +208,8 @@ def purse_options(extra: Mapping[str, Any]) -> dict[str, Any]:
     for name in ("ed_needs_pin", "two_level_keys"):
         if name in table:
             out[name] = bool(table[name])
+    if "insurance" in extra:
+        out["medical_insurance"] = dict(extra["insurance"])
     return out
 
 
@@ -199,8 +227,10 @@ def personalize_purse(
     max_balance: int | None = None,
     ed_needs_pin: bool = True,
     two_level_keys: bool = False,
+    medical_insurance: Mapping[str, Any] | None = None,
 ) -> IssuerInfo:
-    """Issue the purse on a social security card image; returns its 0015 contents."""
+    """Issue the purse on a social security card image; returns its 0015 contents. `medical_insurance`
+    (a profile's `[insurance]` table) adds the medical record 0019 (applets/purse/medical.py)."""
     info = IssuerInfo(
         issuer_code=issuer_code_for(region),
         app_type=0x03,  # ED + EP
@@ -213,7 +243,8 @@ def personalize_purse(
     settings: dict[str, Any] = {"ep_balance": ep_balance, "ed_balance": ed_balance, "overdraft": overdraft}
     if max_balance is not None:
         settings["max_balance"] = max_balance
-    add_purse(image, info, keys, initial_state(ed_needs_pin=ed_needs_pin, **settings))
+    medical = None if medical_insurance is None else medical_record_from_profile(dict(medical_insurance), region)
+    add_purse(image, info, keys, initial_state(ed_needs_pin=ed_needs_pin, **settings), medical)
     return info
 
 

@@ -28,6 +28,7 @@ from applets.purse.layout import (
     TxnType,
     load_type,
 )
+from applets.purse.medical import SFI_MEDICAL
 from applets.sw import SW
 from reader.base import Reader
 from reader.errors import ReaderError
@@ -151,6 +152,12 @@ class PurseManager:
         self.channel.reopen()
         return self.channel.read_record(SFI_CAPP, number)
 
+    def read_medical_record(self, *, reopen: bool = True) -> bytes:
+        """The medical record 0019 (48 B, applets/purse/medical.py). PurseError (6A82) when the card has none."""
+        if reopen:
+            self.channel.reopen()
+        return self.channel.read_record(SFI_MEDICAL, 1)
+
     # ---- purchase ----
 
     def purchase(
@@ -160,9 +167,16 @@ class PurseManager:
         capp_record: bytes | CappUpdate | Sequence[CappUpdate] | None = None,
         *,
         pin: str | None = None,
+        before_debit: Callable[[Attempt], None] | None = None,
     ) -> PurseResult:
         """An EP purchase (06), a compound purchase (09, with 001A/001E records: bytes = record 2 of
-        001A) or an ED purchase (05, `pin` usually needed). Amount in fen."""
+        001A) or an ED purchase (05, `pin` usually needed; may carry the medical record 0019 as a
+        `CappUpdate(SFI_MEDICAL, 1, record)`, written in the same commit as the debit). Amount in fen
+        (0 is allowed: an ED purchase of 0 only updates the medical record).
+
+        `before_debit(attempt)` is called after INITIALIZE and INIT SAM, just before the DEBIT (the first APDU
+        that can move money): a ledger records its intent there. If it raises, no DEBIT is sent and the
+        exception propagates (the card is unchanged)."""
         kind_type = TxnType(txn_type)
         if kind_type.is_load:
             raise ValueError("use load() for loads")
@@ -170,8 +184,7 @@ class PurseManager:
             raise ValueError(f"amount {amount} fen must be 0..{MAX_AMOUNT}")
         capp = kind_type is TxnType.CAPP_PURCHASE
         updates = _capp_updates(capp_record)
-        if updates and not capp:
-            raise ValueError("CAPP records go with a compound purchase (type 09)")
+        _check_updates(updates, kind_type)
         now = self.clock()
         base = PurseResult(
             outcome=Outcome.NOT_DONE,
@@ -234,6 +247,8 @@ class PurseManager:
             key_index=self.key_index,
             terminal_seq=sam.terminal_seq,
         )
+        if before_debit is not None:
+            before_debit(attempt)
         # -- the DEBIT: from here on the card may have changed --
         try:
             resp = self.channel.send(debit)
@@ -310,11 +325,24 @@ class PurseManager:
 
     # ---- load ----
 
-    def load(self, amount: int, purse: str | PurseKind = "ep", *, purpose: str = "topup") -> PurseResult:
-        """A load (top-up, subsidy credit 补贴进卡 or refund) of `amount` fen, authorised by the load host."""
+    def load(
+        self,
+        amount: int,
+        purse: str | PurseKind = "ep",
+        *,
+        purpose: str = "topup",
+        capp_record: CappUpdate | Sequence[CappUpdate] | None = None,
+        before_credit: Callable[[Attempt], None] | None = None,
+    ) -> PurseResult:
+        """A load (top-up, subsidy credit 补贴进卡 or refund) of `amount` fen, authorised by the load host.
+        An ED load may carry the medical record 0019 (`CappUpdate(SFI_MEDICAL, 1, record)`), written in the
+        same commit as the credit (a medical refund restores the year-to-date counters).
+        `before_credit(attempt)` is called just before the CREDIT, like `purchase`'s `before_debit`."""
         kind = PurseKind.parse(purse)
         if not 0 < amount <= MAX_AMOUNT:
             raise ValueError(f"amount {amount} fen must be 1..{MAX_AMOUNT}")
+        updates = _capp_updates(capp_record)
+        _check_updates(updates, load_type(kind))
         now = self.clock()
         base = PurseResult(
             outcome=Outcome.NOT_DONE,
@@ -358,6 +386,17 @@ class PurseManager:
             key_version=init.key_version, key_index=self.key_index, host_mac2=auth.mac2,
         )
         try:
+            for update in updates:  # before the CREDIT, after the host authorised: a refusal changes nothing
+                resp = self.channel.send(update)
+                if resp.sw != SW.OK:
+                    return replace(base, reason=_decline_text("UPDATE CAPP DATA CACHE", resp.sw), sw=resp.sw)
+        except ReaderError as e:
+            return replace(base, reason=f"card gone before the credit; nothing happened ({e})")
+        except BadAnswer as e:
+            return replace(base, reason=str(e))
+        if before_credit is not None:
+            before_credit(attempt)
+        try:
             resp = self.channel.send(CreditForLoad(base.date, base.time, auth.mac2))  # type: ignore[arg-type]
         except (ReaderError, BadAnswer) as e:
             log.info("CREDIT answer lost (%s): recovering", e)
@@ -391,6 +430,19 @@ def sam_seq(attempt: Attempt) -> int:
     if attempt.terminal_seq is None:
         raise ValueError("a purchase attempt has a terminal sequence number")
     return attempt.terminal_seq
+
+
+def _check_updates(updates: list[CappUpdate], txn_type: TxnType) -> None:
+    """Cached records go with a compound purchase (001A, 001E) or an ED purchase / ED load (0019 only)."""
+    if not updates:
+        return
+    if txn_type is TxnType.CAPP_PURCHASE:
+        return
+    if txn_type in (TxnType.ED_PURCHASE, TxnType.ED_LOAD):
+        if any(u.sfi != SFI_MEDICAL for u in updates):
+            raise ValueError("an ED transaction may carry only the medical record 0019")
+        return
+    raise ValueError("CAPP records go with a compound purchase (type 09), the medical record with ED (05, 01)")
 
 
 def _capp_updates(capp_record: bytes | CappUpdate | Sequence[CappUpdate] | None) -> list[CappUpdate]:
