@@ -9,9 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.theme import Theme
+from textual.widgets import Input
 
 from terminal.tui.i18n import Catalog
 from terminal.tui.session import Session
@@ -47,6 +49,8 @@ class TuiOptions:
     home: Path | None = None
     clock: Callable[[], datetime] | None = None  # tests pass a fixed clock
     operator: str | None = None  # pre-filled operator id on the sign-in screen
+    pcsc: bool = True  # list PC/SC readers on the sign-in screen (tests turn it off)
+    blink: bool = True  # text cursor blinking (snapshot tests turn it off)
 
     @classmethod
     def from_kwargs(cls, **options: Any) -> TuiOptions:
@@ -129,6 +133,10 @@ class YktApp(App[None]):
         from terminal.tui.screens.login import LoginScreen
 
         self.push_screen(LoginScreen())
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if not self.options.blink and isinstance(event.widget, Input):
+            event.widget.cursor_blink = False
 
     # ---- global actions ----
 

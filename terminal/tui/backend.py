@@ -33,9 +33,10 @@ def library(name: str) -> ModuleType | None:
     """terminal.counter / terminal.transit when present, else None."""
     full = f"terminal.{name}"
     try:
-        if importlib.util.find_spec(full) is None:
-            return None
+        spec = importlib.util.find_spec(full)
     except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:  # absent, or a folder still without __init__.py
         return None
     return importlib.import_module(full)
 

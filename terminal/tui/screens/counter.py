@@ -304,9 +304,10 @@ class CounterScreen(YktScreen):
         self._fill_results()
 
     @on(Input.Submitted, "#search")
-    def search_submitted(self) -> None:
+    def search_submitted(self, event: Input.Submitted) -> None:
         if self.results:
             self.add_item(self.results[0].code)
+            event.input.value = ""  # ready for the next code (a barcode scanner types and sends Enter)
 
     @on(OptionList.OptionSelected, "#results")
     def result_chosen(self, event: OptionList.OptionSelected) -> None:

@@ -80,7 +80,8 @@ class LoginScreen(YktScreen):
     def on_mount(self) -> None:
         operator = self.query_one("#operator", Input)
         (self.query_one("#password", Input) if operator.value else operator).focus()
-        self.action_refresh_readers()
+        if self.app.options.pcsc:  # type: ignore[attr-defined]
+            self.action_refresh_readers()
 
     # ---- PC/SC readers: a worker lists them and watches insert / remove (pyscard CardMonitor) ----
 
