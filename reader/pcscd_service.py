@@ -50,8 +50,7 @@ _VPCD_DRIVER_GLOBS = (
 
 
 _lock_guard = threading.Lock()
-_lock_depth = 0
-_lock_fd: int | None = None
+_held: dict[Path, list[int]] = {}  # lock path → [fd, depth]: re-entrant per path within this process
 
 
 @contextmanager
@@ -63,14 +62,12 @@ def vpcd_lock(timeout: float = 600.0, path: Path | None = None) -> Iterator[None
     other, make both fail. Whoever serves cards or manages pcscd holds this lock (an ``flock`` on
     `LOCK_PATH`, which records the holder's PID). Raises `TimeoutError` after `timeout` seconds.
     """
-    global _lock_depth, _lock_fd
-    lock_path = path or LOCK_PATH
+    lock_path = (path or LOCK_PATH).resolve()
     with _lock_guard:
-        if _lock_depth > 0:
-            _lock_depth += 1
-            acquired_here = False
-        else:
-            acquired_here = True
+        entry = _held.get(lock_path)
+        if entry is not None:
+            entry[1] += 1
+        acquired_here = entry is None
     if acquired_here:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         deadline = time.monotonic() + timeout
@@ -95,14 +92,14 @@ def vpcd_lock(timeout: float = 600.0, path: Path | None = None) -> Iterator[None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         with _lock_guard:
-            _lock_fd, _lock_depth = fd, 1
+            _held[lock_path] = [fd, 1]
     try:
         yield
     finally:
         with _lock_guard:
-            _lock_depth -= 1
-            release = _lock_depth == 0
-            fd_to_close, _lock_fd = (_lock_fd, None) if release else (None, _lock_fd)
+            entry = _held[lock_path]
+            entry[1] -= 1
+            fd_to_close = _held.pop(lock_path)[0] if entry[1] == 0 else None
         if fd_to_close is not None:
             os.ftruncate(fd_to_close, 0)
             fcntl.flock(fd_to_close, fcntl.LOCK_UN)
