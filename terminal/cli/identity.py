@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
@@ -135,7 +136,7 @@ def qr_verify(payload: str, nonce_db: Path | None, db_path: Path | None, skew: i
       ykt qr verify - < scanned.txt
     """
     if payload == "-":
-        payload = click.get_text_stream("stdin").readline()
+        payload = sys.stdin.readline()
     store = SqliteNonceStore(nonce_db or default_home() / "qr-nonces.sqlite")
     try:
         identity = verify_qr(payload, datetime.now(timezone.utc), store, hotlist=Hotlist.load(db_path), skew_s=skew)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Any, Callable, Iterator
 
 import click
@@ -40,7 +41,7 @@ def connected_reader(reader_name: str | None, card: str | None, trace_path: str 
 
 def ask_pin() -> str:
     """The PIN from the keyboard (hidden), or one line of standard input when it is not a terminal."""
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if not stdin.isatty():
         return stdin.readline().strip()
     return click.prompt("PIN", hide_input=True)
