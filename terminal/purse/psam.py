@@ -75,7 +75,10 @@ class Psam:
 
     def verify_mac2(self, mac2: bytes, terminal_seq: int) -> int:
         """CREDIT SAM for the session `terminal_seq` (Lc 08); if the PSAM does not answer, power it up
-        again and ask once more (its sessions survive power loss). ReaderError if still not there."""
+        again and ask once more (its sessions survive power loss). ReaderError if still not there.
+        A PSAM not opened yet in this process (recovery after a restart) is selected first."""
+        if self.terminal_id is None:
+            self.reopen()
         try:
             return self.credit(mac2, terminal_seq)
         except ReaderError:
