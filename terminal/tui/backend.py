@@ -289,6 +289,108 @@ class TapView:
     already_paid: bool
 
 
+# Reasons the validator gives (terminal.transit), by a stable part of their text → catalog key.
+TAP_REASONS = (
+    ("insufficient balance", "insufficient"),
+    ("needed to enter", "insufficient"),
+    ("hotlist", "hotlisted"),
+    ("card removed during payment", "torn"),
+    ("card removed before payment", "removed"),
+    ("unresolved", "unresolved"),
+    ("a trip is open", "trip_open"),
+    ("already paid", "already_paid"),
+)
+
+
+def tap_reason_key(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    low = reason.lower()
+    for part, key in TAP_REASONS:
+        if part in low:
+            return key
+    return None
+
+
+class KioskRuntime:
+    """The validator behind the kiosk: fare tables, the PSAM (the demo PSAM in-process), the ledger. SQLite
+    connections belong to one thread: everything runs on the runtime's own single thread."""
+
+    def __init__(self, session: Session) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ykt-kiosk")
+        self.call(self._open, session)
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        return self._thread.submit(fn, *args).result()
+
+    def _open(self, session: Session) -> None:
+        from reader.card_file import open_card_image
+        from reader.emulated import EmulatedReader
+        from terminal.cli.purse import demo_psam_path
+        from terminal.hotlist import default_hotlist_path
+        from terminal.ledger import Ledger
+        from terminal.purse import LoadHost
+        from terminal.purse.psam import Psam
+        from terminal.transit.fares import load_fares
+        from terminal.transit.validator import HotlistFile, Validator
+
+        settings = session.settings
+        self.psam = EmulatedReader(open_card_image(demo_psam_path(session.home)), name="PSAM")
+        self.psam.connect()
+        terminal = Psam(self.psam).open().hex().upper()
+        path = session.ledger_path
+        self.ledger = Ledger.open(path, terminal_id=None if path.exists() else terminal)
+        try:
+            self.validator = Validator(
+                load_fares(), settings.kiosk_mode, settings.kiosk_station, card=session.reader, psam=self.psam,
+                ledger=self.ledger, hotlist=HotlistFile(default_hotlist_path()),
+                block_mac=LoadHost.from_test_keys().application_block_mac, clock=session.clock,
+                operator=session.operator,
+            )
+        except Exception:
+            self.ledger.close()
+            raise
+
+    def _close(self) -> None:
+        self.ledger.close()
+        self.psam.disconnect()
+
+    def close(self) -> None:
+        try:
+            self.call(self._close)
+        finally:
+            self._thread.shutdown(wait=True)
+
+
 def tap(session: Session) -> TapView:
+    """One tap of the card now in the reader, through terminal.transit's Validator (booked in the ledger)."""
     require("transit")
-    raise NotWired("terminal.transit tap")
+    with session.card_lock:
+        runtime = session.kiosk
+        if runtime is None:
+            runtime = session.kiosk = KioskRuntime(session)
+        outcome = runtime.call(runtime.validator.process_tap)
+    return tap_view(outcome)
+
+
+def tap_view(outcome: Any) -> TapView:
+    status = getattr(outcome.status, "value", outcome.status)
+    fare = outcome.amount if outcome.fare is not None or outcome.amount else None
+    return TapView(
+        approved=status in ("approved", "already_paid"),
+        reason=None if status == "approved" else outcome.reason,
+        fare_fen=fare,
+        balance_fen=outcome.balance,
+        concession=outcome.concession,
+        low_balance=bool(outcome.low_balance),
+        already_paid=status == "already_paid",
+    )
+
+
+def close(session: Session) -> None:
+    """Release what the session opened for the libraries (the kiosk's ledger and PSAM)."""
+    runtime, session.kiosk = session.kiosk, None
+    if runtime is not None:
+        runtime.close()

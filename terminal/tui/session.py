@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from applets.holder import mask_name, mask_ssn
 from reader.base import Reader
@@ -128,7 +129,9 @@ class Session:
     operator: str | None = None
     operator_role: str | None = None
     card: CardSummary | None = None
+    notice: str | None = None  # an i18n key the next screen shows once (e.g. operator not checked)
     card_lock: threading.Lock = field(default_factory=threading.Lock)
+    kiosk: Any = None  # backend.KioskRuntime once the kiosk's first tap has opened it
 
     def __post_init__(self) -> None:
         if not self.business_day:

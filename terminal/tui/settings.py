@@ -23,6 +23,8 @@ class Settings:
     ledger_path: str = ""  # empty: $YKT_HOME/ledger.sqlite
     terminal_region: str = "310000"  # where this counter is (异地 = the card's province differs)
     terminal_id: str = "000000000001"
+    kiosk_mode: str = "bus"  # the validator kiosk: bus, metro-entry, metro-exit or gate (terminal.transit)
+    kiosk_station: str = "71"  # bus route, metro station, or gate id
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:

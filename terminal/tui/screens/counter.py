@@ -82,6 +82,10 @@ class CounterScreen(YktScreen):
 
     def on_mount(self) -> None:
         self.query_one("#progress", ProgressBar).display = False
+        session = self.app.session  # type: ignore[attr-defined]
+        if session.notice:
+            self.show_message(self.t(session.notice), error=True)
+            session.notice = None
         self._fill_cards()
         self._fill_cart()
         self._fill_results()

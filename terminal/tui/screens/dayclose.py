@@ -102,6 +102,7 @@ class DayCloseScreen(YktScreen):
     async def _done(self, result: backend.DayClose) -> None:
         self.result = result
         await self.recompose()
+        self._fill_operators()
         self.query_one("#progress", ProgressBar).update(progress=backend.DAY_CLOSE_STEPS)
         self.show_message(self.t("dayclose.done"))
 

@@ -55,6 +55,7 @@ class KioskScreen(YktScreen):
     def on_mount(self) -> None:
         self.app.kiosk_locked = True  # type: ignore[attr-defined]
         session = self.app.session  # type: ignore[attr-defined]
+        session.notice = None  # unattended: nobody reads operator notices here
         if not isinstance(session.slot, EmulatedSlot):
             self.watch_taps()
 
@@ -77,11 +78,10 @@ class KioskScreen(YktScreen):
         v = self.view
         if v is None or self.state not in ("approved", "declined"):
             return ""
-        if v.reason:
-            key = f"tap.{v.reason}"
-            text = self.t(key)
-            return text if text != key else v.reason
-        return ""
+        key = backend.tap_reason_key(v.reason)
+        if key is not None:
+            return self.t(f"tap.{key}")
+        return v.reason or ""
 
     def _money(self, field: str) -> str:
         v = self.view
@@ -102,6 +102,9 @@ class KioskScreen(YktScreen):
         if v.low_balance:
             notes.append("⚠ " + self.t("kiosk.low_balance"))
         return "\n".join(notes)
+
+    def on_unmount(self) -> None:
+        backend.close(self.app.session)  # type: ignore[attr-defined]
 
     def _concession(self, kind: str) -> str:
         key = f"concession.{kind}"

@@ -184,8 +184,7 @@ class LoginScreen(YktScreen):
             session.use_emulated()
         else:
             session.use_pcsc(self.chosen_reader)
-        if result.warning:
-            self.app.notify(self.t(result.warning), severity="warning", timeout=6)
+        session.notice = result.warning  # shown on the next screen's message line
         if self.mode == "kiosk":
             from terminal.tui.screens.kiosk import KioskScreen
 

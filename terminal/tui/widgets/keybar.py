@@ -18,6 +18,8 @@ class KeyBar(Footer):
         for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
             if not binding.show or binding.action in seen:
                 continue
+            if binding.action in ("request_quit", "open_settings") and getattr(self.app, "kiosk_locked", False):
+                continue  # the kiosk is left through the supervisor only
             seen.add(binding.action)
             shown.append((binding, enabled, tooltip))
         self.styles.grid_size_columns = max(1, len(shown))
@@ -31,3 +33,8 @@ class KeyBar(Footer):
                 disabled=not enabled,
                 tooltip=tooltip,
             ).data_bind(compact=Footer.compact)
+
+    def on_mount(self) -> None:
+        # A screen that re-composes itself (language switch, new results) gets a new key bar: show the
+        # bindings at once instead of waiting for the next focus change.
+        self.call_after_refresh(self.bindings_changed, self.screen)
