@@ -49,7 +49,7 @@ from terminal.purse.commands import ApplicationBlock
 from terminal.purse.errors import PurseError
 from terminal.purse.psam import Psam
 from terminal.transit import reading
-from terminal.transit.card import TRIP_ENTRY, TRIP_EXIT, TRIP_SINGLE, CardView, terminal8, trip_time
+from terminal.transit.card import TRIP_ENTRY, TRIP_EXIT, TRIP_SINGLE, CardView, bcd_number, terminal8, trip_time
 from terminal.transit.engine import Decision, FareBreakdown, Mode, Tap, decide, yuan
 from terminal.transit.fares import FareTables
 from terminal.transit.outcome import TapOutcome, TapStatus
@@ -149,6 +149,7 @@ class Validator:
         self.mode = Mode(mode)
         self.station = str(station)
         self.station_name = self._station_name()
+        self._place = self._place_bytes()
         self.clock = clock
         self.block_mac = block_mac
         self._hotlist = hotlist
@@ -170,6 +171,15 @@ class Validator:
                 raise ValueError(f"a bus validator's --station is its route number, not {self.station!r}")
             return f"route {int(self.station)}"
         return self.tables.network.station(self.station).name
+
+    def _place_bytes(self) -> bytes:
+        """Line (BCD 2) ‖ station of this validator, as in the trip records it writes."""
+        if self.mode is Mode.GATE:
+            return b""
+        if self.mode is Mode.BUS:
+            return bcd_number(int(self.station), 2) + b"\x00"
+        st = self.tables.network.station(self.station)
+        return bcd_number(st.line, 2) + bytes((st.code,))
 
     def hotlist(self) -> Hotlist | None:
         source = self._hotlist
@@ -268,6 +278,8 @@ class Validator:
         trip = view.last_trip
         if trip is None or trip.terminal != terminal8(self.terminal_id) or trip.trip_type != _TRIP_OF_MODE[self.mode]:
             return None
+        if trip.place[:3] != self._place:
+            return None  # another route or station behind the same terminal id
         when = trip_time(trip)
         if when is None or not timedelta(0) <= now - when <= timedelta(seconds=self.tables.validator.double_tap_seconds):
             return None

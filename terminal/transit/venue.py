@@ -159,8 +159,8 @@ def _refusal(item: VenuePass, kind: PassType, gate: Gate, day: date) -> tuple[in
         return 3, f"valid from {item.valid_from.isoformat()}"
     if day > item.valid_until:
         return 4, f"expired on {item.valid_until.isoformat()}"
-    if item.entries_left == 0:
-        return 2, "no entries left"
     if kind.once_per_day and item.last_entry == day and item.last_venue == gate.venue:
         return 1, "already entered today (once per day)"
+    if item.entries_left == 0:
+        return 2, "no entries left"
     return None
