@@ -151,9 +151,11 @@ def open_lines(ctx: Counter, batch: Batch, card_number: str) -> list[tuple[Subsi
 
 def credit_card(ctx: Counter, batch: Batch, identity: Identity, manager: PurseManager) -> list[Credit]:
     """Load every line of `batch` for the card `identity` not credited yet; stops at the first line that is not
-    committed (the card refused or went away). Lines already credited come back as "skipped"."""
+    committed (the card refused or went away). Lines already credited come back as "skipped", lines still
+    pending at the card (after trying to resolve them) as "pending"."""
     ctx.require_operator("a subsidy credit")
     books = ctx.books(manager)
+    books.resolve_pending()  # a line left pending by a lost answer is settled with the card first
     credits: list[Credit] = []
     stop = False
     for line, state in open_lines(ctx, batch, identity.card_number):
