@@ -134,6 +134,11 @@ class YktApp(App[None]):
 
         self.push_screen(LoginScreen())
 
+    def on_unmount(self) -> None:
+        from terminal.tui import backend
+
+        backend.close(self.session)
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if not self.options.blink and isinstance(event.widget, Input):
             event.widget.cursor_blink = False

@@ -1,9 +1,10 @@
-"""Dispatch from the screens to the libraries the CLI uses: terminal.counter (operators, settlement, pay,
-receipt, refund, subsidy, day close), terminal.transit (validator taps), terminal.identity, terminal.medical
-and terminal.ledger. Blocking: call from thread workers.
+"""Dispatch from the screens to the libraries the CLI uses: terminal.counter (operators, identify, preview,
+pay, receipts, refunds, subsidies, day close, recovery), terminal.transit (validator taps), terminal.identity
+(the QR e-card), terminal.medical (catalog search) and terminal.ledger (the day's report). Blocking: call from
+thread workers only.
 
-Where a library is not installed yet the call raises `NotWired` (shown in the screen as such), never a
-stand-in result.
+Where a library is not installed the call raises `NotWired` (shown in the screen as such), never a stand-in
+result.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any
 
 from terminal.errors import TerminalError
 from terminal.tui.session import Session
 
 
 class NotWired(TerminalError):
-    """The library behind an action is not part of this installation yet."""
+    """The library behind an action is not part of this installation."""
 
     def __init__(self, library: str) -> None:
         super().__init__(f"{library} is not available in this installation")
@@ -30,7 +31,7 @@ class NotWired(TerminalError):
 
 
 def library(name: str) -> ModuleType | None:
-    """terminal.counter / terminal.transit when present, else None."""
+    """terminal.counter / terminal.transit when installed, else None."""
     full = f"terminal.{name}"
     try:
         spec = importlib.util.find_spec(full)
@@ -48,51 +49,110 @@ def require(name: str) -> ModuleType:
     return module
 
 
+def counter_runtime(session: Session) -> Any:
+    if session.counter is None:
+        require("counter")
+        raise NotWired("terminal.counter (not signed in)")
+    return session.counter
+
+
 # ---- sign-in ----
 
 
 @dataclass(frozen=True)
 class SignIn:
     operator: str
-    role: str | None
-    warning: str | None = None  # an i18n key
+    role: str
+    business_day: str
+    notice: str | None = None  # an i18n key the next screen shows
 
 
-def sign_in(session: Session, operator: str, password: str, day: str, ledger: Path, *, kiosk: bool) -> SignIn:
-    """Check the operator with terminal.counter; without it the operator is taken as typed and the screen
-    says that nobody checked it."""
+def sign_in(session: Session, operator: str, password: str, day: str, ledger: Path) -> SignIn:
+    """Open the counter on `ledger` and log the operator in (terminal.counter: scrypt-checked, with roles).
+    The business day is the counter's (the calendar day, or the day after the last close); a different
+    typed day is refused."""
+    from terminal.counter import BadInput
+    from terminal.tui.runtime import CounterRuntime
+
+    require("counter")
+    close(session)
     session.ledger_path = ledger
-    session.business_day = day
-    counter = library("counter")
-    if counter is None:
-        session.operator, session.operator_role = operator, None
-        return SignIn(operator, None, "login.unverified")
-    result = counter_sign_in(counter, session, operator, password)
-    session.operator, session.operator_role = operator, result
-    return SignIn(operator, result)
+    runtime = CounterRuntime(session)
+    try:
+        op = runtime.call(runtime.counter.login, operator, password)
+        current = runtime.call(runtime.counter.business_day)
+        if day != current:
+            raise BadInput(f"the business day is {current} (the calendar day, or the day after the last close)")
+    except BaseException:
+        runtime.close()
+        raise
+    session.counter = runtime
+    session.operator, session.operator_role, session.business_day = op.operator_id, op.role.value, current
+    notice = "login.demo_operators" if runtime.imported_demo_operators else None
+    return SignIn(op.operator_id, op.role.value, current, notice)
 
 
-def counter_sign_in(counter: ModuleType, session: Session, operator: str, password: str) -> str | None:
-    login = getattr(counter, "login", None) or getattr(counter, "sign_in", None)
-    if login is None:
-        raise NotWired("terminal.counter login")
-    got = login(operator, password)
-    return getattr(got, "role", None) if got is not None else None
+def sign_out(session: Session) -> None:
+    if session.counter is not None:
+        session.counter.call(session.counter.counter.logout)
+    session.operator = session.operator_role = None
 
 
-# ---- identity ----
+def supervisor_ok(session: Session, who: str, password: str) -> bool:
+    """A supervisor's id and password (the kiosk's way out)."""
+    from terminal.counter import LoginFailed
+
+    runtime = counter_runtime(session)
+    try:
+        op = runtime.call(runtime.counter.operators.login, who, password)
+    except LoginFailed:
+        return False
+    return bool(op.role.value == "supervisor")
 
 
-def identify_with_card(session: Session, pin: str | None) -> Any:
-    """The counter's identity check with the card (COUNTER_POLICY: PIN and card authentication)."""
-    from terminal.hotlist import Hotlist
-    from terminal.identity import COUNTER_POLICY, identify_card, load_known_regions
+def close(session: Session) -> None:
+    """Release what the session opened for the libraries."""
+    for name in ("kiosk", "counter"):
+        runtime = getattr(session, name)
+        setattr(session, name, None)
+        if runtime is not None:
+            runtime.close()
 
+
+# ---- the card and the holder ----
+
+
+def card_summary(session: Session) -> Any:
+    """The status bar's card facts (EF05, and EF06 when it needs no PIN), with the 备案 flag from the
+    counter's filings."""
+    filed = None
+    if session.counter is not None:
+        runtime = session.counter
+        filings = runtime.counter.filings
+
+        def filed(ssn_hash: str, home: str, treatment: str, on: Any) -> bool:
+            return runtime.call(filings.find_by_hash, ssn_hash, home, treatment, on) is not None
+
+    return session.read_card_summary(filed)
+
+
+@dataclass(frozen=True)
+class Identified:
+    customer: Any  # terminal.counter.Customer
+    recovered: tuple[Any, ...]  # RecoveryOutcome of this card's pending transactions, resolved first
+
+
+def identify(session: Session, pin: str) -> Identified:
+    """Resolve the card's pending transactions (a card pulled mid-payment), then the counter's identity check
+    with the PIN: identity, medical record, personal account."""
+    runtime = counter_runtime(session)
     with session.card_lock:
         reader = session.reader
         reader.connect()
-        return identify_card(reader, pin=pin, policy=COUNTER_POLICY, hotlist=Hotlist.load(),
-                             regions=load_known_regions(), today=session.today())
+        manager = runtime.call(runtime.manager, reader)
+        recovered = tuple(runtime.call(runtime.counter.recover, manager, pin=pin))
+        customer = runtime.call(runtime.counter.identify, reader, manager, pin=pin)
+    return Identified(customer, recovered)
 
 
 def identify_with_qr(session: Session, payload: str) -> Any:
@@ -110,7 +170,7 @@ def identify_with_qr(session: Session, payload: str) -> Any:
         store.close()
 
 
-# ---- catalog and cart ----
+# ---- catalog, preview, pay, receipt ----
 
 
 @lru_cache(maxsize=1)
@@ -124,71 +184,45 @@ def search(query: str, limit: int) -> list[Any]:
     return catalog().search(query, limit=limit)
 
 
-# ---- day close (the ledger, as `ykt ledger report` / `export`) ----
+def preview(session: Session, customer: Any, lines: list[tuple[str, int]]) -> Any:
+    """The counter's settlement preview (a Draft: the full split, nothing moves)."""
+    runtime = counter_runtime(session)
+    counter = runtime.counter
+    return runtime.call(lambda: counter.preview(customer, [counter.line(code, qty) for code, qty in lines]))
 
 
-def open_ledger(session: Session, *, create: bool = False) -> Any:
-    from terminal.ledger import Ledger
-
-    return Ledger.open(session.ledger_path, create=create, terminal_id=session.settings.terminal_id if create else None)
-
-
-def day_report(session: Session) -> Any:
-    ledger = open_ledger(session)
-    try:
-        return ledger.report(session.business_day)
-    finally:
-        ledger.close()
+def pay(session: Session, draft: Any, pin: str) -> Any:
+    """Pay (the personal-account part from the card's ED with the new counters, booked): a Sale."""
+    runtime = counter_runtime(session)
+    with session.card_lock:
+        return runtime.call(runtime.counter.pay, draft, pin=pin)
 
 
-def export_day(session: Session, out_dir: Path, now: datetime) -> tuple[Path, int]:
-    from terminal.ledger.export import export
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"day-{session.business_day}-{now.strftime('%H%M%S')}.csv"
-    ledger = open_ledger(session)
-    try:
-        with open(path, "w", encoding="utf-8-sig", newline="") as f:
-            count = _export(export, ledger, f, session.business_day)
-    finally:
-        ledger.close()
-    return path, count
+def receipt(session: Session, number: str) -> Any:
+    runtime = counter_runtime(session)
+    return runtime.call(runtime.counter.receipt, number)
 
 
-def _export(export: Any, ledger: Any, f: TextIO, day: str) -> int:
-    return int(export(ledger.db, f, what="transactions", fmt="csv", day=day))
+# ---- refund, subsidy ----
 
 
-# ---- settlement preview, pay, receipt, refund, subsidy (terminal.counter) ----
+def refund(session: Session, receipt_no: str, lines: list[int], pin: str) -> Any:
+    runtime = counter_runtime(session)
+    with session.card_lock:
+        reader = session.reader
+        reader.connect()
+        manager = runtime.call(runtime.manager, reader)
+        return runtime.call(runtime.counter.refund, receipt_no, lines, manager=manager, pin=pin)
 
 
-def preview(session: Session, identity: Any, lines: list[tuple[str, int]]) -> Any:
-    counter = require("counter")
-    raise NotWired("terminal.counter preview") if counter is None else NotWired("terminal.counter preview")
-
-
-def settlement_of(preview: Any) -> Any:
-    """The medical Settlement inside the counter's preview (or the preview itself)."""
-    return getattr(preview, "settlement", preview)
-
-
-def preview_total(preview: Any) -> int:
-    s = settlement_of(preview)
-    return int(getattr(s, "cash_fen", 0))
-
-
-def pay(session: Session, identity: Any, preview: Any) -> Any:
-    require("counter")
-    raise NotWired("terminal.counter pay")
-
-
-def receipt_outcome(receipt: Any) -> str:
-    outcome = getattr(receipt, "outcome", "done")
-    return str(getattr(outcome, "value", outcome))
-
-
-def receipt_reason(receipt: Any) -> str:
-    return str(getattr(receipt, "reason", "") or "")
+def subsidy(session: Session, batch: Path) -> Any:
+    """Import the batch (once) and credit the presented card's lines: (batch, identity, credits)."""
+    runtime = counter_runtime(session)
+    with session.card_lock:
+        reader = session.reader
+        reader.connect()
+        manager = runtime.call(runtime.manager, reader)
+        return runtime.call(runtime.counter.subsidy, batch, reader, manager)
 
 
 # ---- day close ----
@@ -197,16 +231,19 @@ DAY_CLOSE_STEPS = 3
 
 
 @dataclass(frozen=True)
-class DayClose:
+class DayReport:
     report: Any  # terminal.ledger.DayReport
     per_hour: list[int]
     verified: bool
     problem: str
 
 
-def day_close(session: Session, step: Any = lambda: None) -> DayClose:
-    """Verify the ledger (quick), the day's report, transactions per hour. `step()` after each part."""
-    ledger = open_ledger(session)
+def day_report(session: Session, step: Any = lambda: None) -> DayReport:
+    """Before the close: verify the ledger (quick), the day's report by account and operator (as `ykt ledger
+    report`), transactions per hour. `step()` after each part."""
+    from terminal.ledger import Ledger
+
+    ledger = Ledger.open(session.ledger_path, create=False)
     try:
         check = ledger.verify(quick=True)
         step()
@@ -224,53 +261,13 @@ def day_close(session: Session, step: Any = lambda: None) -> DayClose:
     finally:
         ledger.close()
     problem = "" if check.ok else str(check.problems[0])
-    return DayClose(report, per_hour, bool(check.ok), problem)
+    return DayReport(report, per_hour, bool(check.ok), problem)
 
 
-def receipt_lines(receipt: Any) -> list[tuple[str, str]]:
-    require("counter")
-    raise NotWired("terminal.counter receipt")
-
-
-def receipt_id(receipt: Any) -> str | None:
-    return getattr(receipt, "receipt_id", None) or getattr(receipt, "id", None)
-
-
-def find_receipt(session: Session, receipt_id: str) -> Any:
-    require("counter")
-    raise NotWired("terminal.counter refund")
-
-
-def refundable_lines(receipt: Any) -> list[tuple[str, int]]:
-    return []
-
-
-def refund(session: Session, receipt: Any, lines: list[int]) -> Any:
-    require("counter")
-    raise NotWired("terminal.counter refund")
-
-
-def refund_text(app: Any, result: Any) -> str:
-    return str(result)
-
-
-def subsidy_one(session: Session, amount: str) -> Any:
-    require("counter")
-    raise NotWired("terminal.counter subsidy")
-
-
-def subsidy_batch(session: Session, path: str, progress: Any) -> Any:
-    require("counter")
-    raise NotWired("terminal.counter subsidy")
-
-
-def subsidy_text(app: Any, result: Any) -> str:
-    return str(result)
-
-
-def supervisor_ok(session: Session, who: str, password: str) -> bool:
-    require("counter")
-    raise NotWired("terminal.counter supervisor")
+def close_day(session: Session) -> Any:
+    """The counter's day close (supervisor): signed summary, CSV and JSON in $YKT_HOME/dayclose/."""
+    runtime = counter_runtime(session)
+    return runtime.call(runtime.counter.close_day, session.home / "dayclose", session.business_day)
 
 
 # ---- the validator (terminal.transit) ----
@@ -281,7 +278,7 @@ class TapView:
     """What the kiosk shows of one TapOutcome."""
 
     approved: bool
-    reason: str | None  # a stable reason code (declined), or None
+    reason: str | None  # the validator's reason (declined / already paid), or None
     fare_fen: int | None
     balance_fen: int | None
     concession: str | None
@@ -289,7 +286,7 @@ class TapView:
     already_paid: bool
 
 
-# Reasons the validator gives (terminal.transit), by a stable part of their text → catalog key.
+# Reasons the validator gives, by a stable part of their text → catalog key (tap.*).
 TAP_REASONS = (
     ("insufficient balance", "insufficient"),
     ("needed to enter", "insufficient"),
@@ -306,66 +303,13 @@ def tap_reason_key(reason: str | None) -> str | None:
     if not reason:
         return None
     low = reason.lower()
-    for part, key in TAP_REASONS:
-        if part in low:
-            return key
-    return None
-
-
-class KioskRuntime:
-    """The validator behind the kiosk: fare tables, the PSAM (the demo PSAM in-process), the ledger. SQLite
-    connections belong to one thread: everything runs on the runtime's own single thread."""
-
-    def __init__(self, session: Session) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ykt-kiosk")
-        self.call(self._open, session)
-
-    def call(self, fn: Any, *args: Any) -> Any:
-        return self._thread.submit(fn, *args).result()
-
-    def _open(self, session: Session) -> None:
-        from reader.card_file import open_card_image
-        from reader.emulated import EmulatedReader
-        from terminal.cli.purse import demo_psam_path
-        from terminal.hotlist import default_hotlist_path
-        from terminal.ledger import Ledger
-        from terminal.purse import LoadHost
-        from terminal.purse.psam import Psam
-        from terminal.transit.fares import load_fares
-        from terminal.transit.validator import HotlistFile, Validator
-
-        settings = session.settings
-        self.psam = EmulatedReader(open_card_image(demo_psam_path(session.home)), name="PSAM")
-        self.psam.connect()
-        terminal = Psam(self.psam).open().hex().upper()
-        path = session.ledger_path
-        self.ledger = Ledger.open(path, terminal_id=None if path.exists() else terminal)
-        try:
-            self.validator = Validator(
-                load_fares(), settings.kiosk_mode, settings.kiosk_station, card=session.reader, psam=self.psam,
-                ledger=self.ledger, hotlist=HotlistFile(default_hotlist_path()),
-                block_mac=LoadHost.from_test_keys().application_block_mac, clock=session.clock,
-                operator=session.operator,
-            )
-        except Exception:
-            self.ledger.close()
-            raise
-
-    def _close(self) -> None:
-        self.ledger.close()
-        self.psam.disconnect()
-
-    def close(self) -> None:
-        try:
-            self.call(self._close)
-        finally:
-            self._thread.shutdown(wait=True)
+    return next((key for part, key in TAP_REASONS if part in low), None)
 
 
 def tap(session: Session) -> TapView:
     """One tap of the card now in the reader, through terminal.transit's Validator (booked in the ledger)."""
+    from terminal.tui.runtime import KioskRuntime
+
     require("transit")
     with session.card_lock:
         runtime = session.kiosk
@@ -377,20 +321,12 @@ def tap(session: Session) -> TapView:
 
 def tap_view(outcome: Any) -> TapView:
     status = getattr(outcome.status, "value", outcome.status)
-    fare = outcome.amount if outcome.fare is not None or outcome.amount else None
     return TapView(
         approved=status in ("approved", "already_paid"),
         reason=None if status == "approved" else outcome.reason,
-        fare_fen=fare,
+        fare_fen=outcome.amount if (outcome.fare is not None or outcome.amount) else None,
         balance_fen=outcome.balance,
         concession=outcome.concession,
         low_balance=bool(outcome.low_balance),
         already_paid=status == "already_paid",
     )
-
-
-def close(session: Session) -> None:
-    """Release what the session opened for the libraries (the kiosk's ledger and PSAM)."""
-    runtime, session.kiosk = session.kiosk, None
-    if runtime is not None:
-        runtime.close()

@@ -22,6 +22,7 @@ from reader.emulated import EmulatedReader, Faults
 from reader.trace import Trace
 from terminal.cardread import read_card
 from terminal.demo import ensure_demo_cards
+from terminal.identity import ssn_hash
 from terminal.paths import default_home, default_ledger_path
 from terminal.tui.settings import Settings
 
@@ -131,7 +132,8 @@ class Session:
     card: CardSummary | None = None
     notice: str | None = None  # an i18n key the next screen shows once (e.g. operator not checked)
     card_lock: threading.Lock = field(default_factory=threading.Lock)
-    kiosk: Any = None  # backend.KioskRuntime once the kiosk's first tap has opened it
+    kiosk: Any = None  # runtime.KioskRuntime once the kiosk's first tap has opened it
+    counter: Any = None  # runtime.CounterRuntime once an operator signed in
 
     def __post_init__(self) -> None:
         if not self.business_day:
@@ -158,8 +160,9 @@ class Session:
             raise ValueError("no reader chosen")
         return self.slot.reader
 
-    def read_card_summary(self) -> CardSummary:
-        """Connect and read EF05 (and EF06 when it needs no PIN). Blocking: call from a worker."""
+    def read_card_summary(self, filed_by: Callable[[str, str, str, date], bool] | None = None) -> CardSummary:
+        """Connect and read EF05 (and EF06 when it needs no PIN). Blocking: call from a worker. `filed_by(ssn
+        hash, home region, treatment region, day)` says whether a 备案 filing covers the visit."""
         with self.card_lock:
             reader = self.reader
             reader.connect()
@@ -167,8 +170,8 @@ class Session:
         card, holder = got.card, got.holder
         terminal_region = self.settings.terminal_region
         filed = False
-        if holder is not None and card.region[:2] != terminal_region[:2]:
-            filed = _filed(holder.ssn, card.region, terminal_region, self.today())
+        if holder is not None and filed_by is not None and card.region[:2] != terminal_region[:2]:
+            filed = filed_by(ssn_hash(holder.ssn), card.region, terminal_region, self.today())
         summary = CardSummary(
             card_number=card.card_number,
             region=card.region,
@@ -185,20 +188,3 @@ class Session:
 
     def clear_card(self) -> None:
         self.card = None
-
-
-def _filed(ssn: str, home_region: str, treatment_region: str, on: date) -> bool:
-    """Whether a 备案 filing covers the visit: the terminal's filings file ($YKT_HOME/filings.csv), else the
-    shipped example (data/filings.example.csv)."""
-    from terminal.datafiles import data_dir
-    from terminal.medical import FilingRegistry
-
-    path = default_home() / "filings.csv"
-    if not path.exists():
-        path = data_dir() / "filings.example.csv"
-    registry = FilingRegistry()
-    try:
-        registry.load_csv(path)
-    except (OSError, ValueError):
-        return False
-    return registry.find(ssn, home_region, treatment_region, on) is not None

@@ -16,8 +16,10 @@ from terminal.tui.app import TuiOptions, YktApp
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2025, 3, 1, 10, 30, tzinfo=CST)
 SIZE = (120, 36)
-OPERATOR = "op01"
-PASSWORD = "op01-pass"
+OPERATOR = "c001"  # the demo operators (data/operators.example.csv), added on the embedded demo terminal
+PASSWORD = "demo-cashier"
+SUPERVISOR = "sup1"
+SUPERVISOR_PASSWORD = "demo-supervisor"
 
 
 def fixed_clock() -> datetime:
@@ -59,10 +61,10 @@ async def settle(pilot: Any, timeout: float = 10.0) -> None:
         await pilot.pause()
 
 
-async def sign_in(pilot: Any, *, kiosk: bool = False) -> None:
+async def sign_in(pilot: Any, *, kiosk: bool = False, supervisor: bool = False) -> None:
     app = pilot.app
-    app.screen.query_one("#operator").value = OPERATOR
-    app.screen.query_one("#password").value = PASSWORD
+    app.screen.query_one("#operator").value = SUPERVISOR if supervisor else OPERATOR
+    app.screen.query_one("#password").value = SUPERVISOR_PASSWORD if supervisor else PASSWORD
     if kiosk:
         app.screen.query_one("#mode-kiosk").value = True
     await pilot.pause()

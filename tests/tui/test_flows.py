@@ -19,9 +19,10 @@ def test_sign_in_opens_the_counter() -> None:
             assert isinstance(app.screen, LoginScreen)
             await sign_in(pilot)
             assert isinstance(app.screen, CounterScreen)
-            assert app.session.operator == "op01"
+            assert app.session.operator == "c001" and app.session.operator_role == "cashier"
             assert app.session.business_day == "2025-03-01"
-            assert "op01" in text_of(app, "TitleBar")
+            assert "c001" in text_of(app, "TitleBar")
+            assert "TEST operators" in text_of(app, "#message")
 
     run(scenario)
 
@@ -30,7 +31,7 @@ def test_sign_in_refuses_a_bad_business_day() -> None:
     async def scenario() -> None:
         app = make_app()
         async with app.run_test(size=SIZE) as pilot:
-            app.screen.query_one("#operator").value = "op01"
+            app.screen.query_one("#operator").value = "c001"
             app.screen.query_one("#day").value = "2025-13-01"
             await pilot.press("f10")
             await settle(pilot)
@@ -216,8 +217,7 @@ def test_errors_are_shown_in_the_screen_not_raised() -> None:
             assert "Insert a card first" in text_of(app, "#message")
             await pilot.press("f6")  # nothing identified
             assert "Check the holder's identity first" in text_of(app, "#message")
-            await pilot.press("f11")  # day close on a ledger that does not exist yet
-            await settle(pilot)
-            assert "Error" in text_of(app, "#message")
+            await pilot.press("f7")  # nothing to pay
+            assert "Check the holder's identity first" in text_of(app, "#message")
 
     run(scenario)

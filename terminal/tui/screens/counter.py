@@ -46,8 +46,9 @@ class CounterScreen(YktScreen):
     def __init__(self) -> None:
         super().__init__()
         self.cart: list[list[Any]] = []  # [CatalogItem, quantity]
-        self.identity: Any = None
-        self.preview: Any = None  # the counter library's settlement preview
+        self.identity: Any = None  # terminal.identity.Identity (card or QR)
+        self.customer: Any = None  # terminal.counter.Customer: identity + medical record + account (card + PIN)
+        self.preview: Any = None  # terminal.counter.Draft: the full split, before anything moves
         self.results: list[Any] = []
         self.busy = False
 
@@ -84,7 +85,7 @@ class CounterScreen(YktScreen):
         self.query_one("#progress", ProgressBar).display = False
         session = self.app.session  # type: ignore[attr-defined]
         if session.notice:
-            self.show_message(self.t(session.notice), error=True)
+            self.show_message(self.t(session.notice))
             session.notice = None
         self._fill_cards()
         self._fill_cart()
@@ -154,6 +155,7 @@ class CounterScreen(YktScreen):
 
     def insert_card(self, name: str) -> None:
         self.identity = None
+        self.customer = None
         self.preview = None
         self.query_one("#identity", Static).update(self._identity_text())
         self.query_one("#preview", Static).update(self._preview_text())
@@ -170,7 +172,7 @@ class CounterScreen(YktScreen):
                 if card is None:
                     raise ValueError(app.t("counter.no_such_card", name=name))  # type: ignore[attr-defined]
                 session.slot.insert(card)
-            summary = session.read_card_summary()
+            summary = backend.card_summary(session)
         except Exception as e:
             app.call_from_thread(self._card_failed, error_text(app, e))
             return
@@ -196,6 +198,9 @@ class CounterScreen(YktScreen):
         session = self.app.session  # type: ignore[attr-defined]
         session.clear_card()
         self.identity = None
+        self.customer = None
+        self.preview = None
+        self.query_one("#preview", Static).update(self._preview_text())
         bar = self.query_one(CardStatusBar)
         bar.summary = None
         bar.state = "empty"
@@ -248,7 +253,7 @@ class CounterScreen(YktScreen):
 
         app = self.app
         try:
-            identity = backend.identify_with_card(app.session, pin)  # type: ignore[attr-defined]
+            identified = backend.identify(app.session, pin)  # type: ignore[attr-defined]
         except IdentityRefused as e:
             if e.reason is Reason.PIN_WRONG:
                 app.call_from_thread(self.action_identify, e.tries_left, app.t("identity.pin_wrong"))  # type: ignore[attr-defined]
@@ -258,7 +263,19 @@ class CounterScreen(YktScreen):
         except Exception as e:
             app.call_from_thread(self.show_message, error_text(app, e), error=True)
             return
-        app.call_from_thread(self._identified, identity)
+        app.call_from_thread(self._identified_customer, identified)
+
+    def _identified_customer(self, identified: backend.Identified) -> None:
+        self.customer = identified.customer
+        self._identified(identified.customer.identity)
+        if identified.recovered:
+            self.show_message(self._recovery_text(identified.recovered), error=any(
+                r.result == "pending" for r in identified.recovered))
+
+    def _recovery_text(self, outcomes: tuple[Any, ...]) -> str:
+        parts = [self.t(f"recovery.{r.result}", kind=r.intent.kind, amount=yuan(r.intent.amount_fen))
+                 for r in outcomes]
+        return self.t("recovery.title") + " " + "; ".join(parts)
 
     def _refused_text(self, e: Any) -> str:
         key = f"reason.{e.reason.value}"
@@ -266,6 +283,8 @@ class CounterScreen(YktScreen):
         return self.t("identity.refused", reason=text if text != key else str(e))
 
     def _identified(self, identity: Any) -> None:
+        if self.customer is not None and self.customer.identity is not identity:
+            self.customer = None  # a QR e-card replaces the card holder
         self.identity = identity
         self.query_one("#identity", Static).update(self._identity_text())
         self.show_message(self.t("identity.ok"))
@@ -361,6 +380,9 @@ class CounterScreen(YktScreen):
         if self.identity is None:
             self.show_message(self.t("counter.identify_first"), error=True)
             return False
+        if self.customer is None:
+            self.show_message(self.t("counter.card_pin_needed"), error=True)
+            return False
         if not self.cart:
             self.show_message(self.t("counter.cart_empty"), error=True)
             return False
@@ -375,7 +397,7 @@ class CounterScreen(YktScreen):
     def compute_preview(self) -> None:
         app = self.app
         try:
-            preview = backend.preview(app.session, self.identity, [(i.code, q) for i, q in self.cart])  # type: ignore[attr-defined]
+            preview = backend.preview(app.session, self.customer, [(i.code, q) for i, q in self.cart])  # type: ignore[attr-defined]
         except Exception as e:
             app.call_from_thread(self.show_message, error_text(app, e), error=True)
             return
@@ -392,42 +414,54 @@ class CounterScreen(YktScreen):
         if self.preview is None:
             self.show_message(self.t("pay.preview_first"), error=True)
             return
-        from terminal.tui.screens.confirm import ConfirmScreen
+        from terminal.tui.screens.pin import PinScreen
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._progress(True)
-                self.show_message(self.t("pay.paying"))
-                self.pay()
+        def got_pin(pin: str | None) -> None:
+            if pin is None:
+                self.show_message(self.t("pay.cancelled"))
+                return
+            self._progress(True)
+            self.show_message(self.t("pay.paying"))
+            self.pay(pin)
 
-        self.app.push_screen(ConfirmScreen(self.t("pay.confirm", amount=yuan(backend.preview_total(self.preview)))), confirmed)
+        amount = yuan(self.preview.settlement.total_fen)
+        self.app.push_screen(PinScreen(note=self.t("pay.consent", amount=amount), error=False), got_pin)
 
     @work(thread=True, exclusive=True, group="card", exit_on_error=False)
-    def pay(self) -> None:
+    def pay(self, pin: str) -> None:
         app = self.app
+        session = app.session  # type: ignore[attr-defined]
         try:
-            receipt = backend.pay(app.session, self.identity, self.preview)  # type: ignore[attr-defined]
+            sale = backend.pay(session, self.preview, pin)
+            receipt = backend.receipt(session, sale.receipt_no) if sale.committed else None
         except Exception as e:
             app.call_from_thread(self._paid_failed, e)
             return
-        app.call_from_thread(self._paid, receipt)
+        app.call_from_thread(self._paid, sale, receipt)
 
-    def _paid(self, receipt: Any) -> None:
+    def _paid(self, sale: Any, receipt: Any) -> None:
         from terminal.tui.screens.receipt import ReceiptScreen
 
         self._progress(False)
-        outcome = backend.receipt_outcome(receipt)
-        if outcome == "done":
+        if sale.committed:
             self.cart = []
             self._cart_changed()
-            self.show_message(self.t("pay.done"))
+            self.show_message(self.t("pay.done", number=sale.receipt_no))
             self.app.push_screen(ReceiptScreen(receipt))
-        else:
-            self.show_message(self.t(f"pay.{outcome}", reason=backend.receipt_reason(receipt)), error=True)
+            return
+        self.preview = None
+        self.query_one("#preview", Static).update(self._preview_text())
+        key = "pay.pending" if sale.status == "pending" else "pay.not_done"
+        self.show_message(self.t(key, number=sale.receipt_no, reason=sale.reason or ""), error=True)
 
     def _paid_failed(self, error: Exception) -> None:
+        from terminal.identity import IdentityRefused
+
         self._progress(False)
-        self.show_message(error_text(self.app, error), error=True)
+        if isinstance(error, IdentityRefused):
+            self.show_message(self._refused_text(error), error=True)
+        else:
+            self.show_message(error_text(self.app, error), error=True)
 
     def _progress(self, on_: bool) -> None:
         bar = self.query_one("#progress", ProgressBar)
@@ -467,5 +501,9 @@ class CounterScreen(YktScreen):
         if isinstance(session.slot, EmulatedSlot):
             session.slot.pull()
         session.clear_card()
-        session.operator = None
+        self.sign_out()
         self.app.switch_screen(LoginScreen())
+
+    @work(thread=True, exit_on_error=False)
+    def sign_out(self) -> None:
+        backend.sign_out(self.app.session)  # type: ignore[attr-defined]

@@ -1,8 +1,11 @@
-"""Day close: the business day's report from the ledger (verify, totals by account and operator, intents
-by state), a bar chart by account and a sparkline of transactions per hour, and CSV export. The work
-runs in a thread worker with a progress bar."""
+"""Day close: the business day's report from the ledger (verify, totals by account and operator, intents by
+state, as `ykt ledger report`), a bar chart by account and a sparkline of transactions per hour; F10 closes
+the day through terminal.counter (supervisor: signed summary, CSV and JSON files). The work runs in thread
+workers with a progress bar."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,12 +25,13 @@ class DayCloseScreen(YktScreen):
     BINDINGS = [
         Binding("escape", "close", "key.back"),
         Binding("f5", "run", "key.refresh"),
-        Binding("f10", "export", "key.export"),
+        Binding("f10", "close_day", "key.close_day"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.result: backend.DayClose | None = None
+        self.result: backend.DayReport | None = None
+        self.closed: Any = None  # terminal.counter.DayClose once the day is closed
 
     def compose(self) -> ComposeResult:
         yield TitleBar("dayclose.title")
@@ -43,7 +47,8 @@ class DayCloseScreen(YktScreen):
                     yield Sparkline(self.result.per_hour if self.result else [0] * 24, id="hours")
             yield Static(self.t("dayclose.by_operator"), classes="panel-title")
             yield DataTable(id="operators", cursor_type="row")
-            yield Button(self.t("dayclose.export"), id="export")
+            yield Static(self._closed_text(), id="closed")
+            yield Button(self.t("dayclose.close"), id="close-day", variant="warning")
         yield Static("", id="message", classes="message")
         yield KeyBar()
 
@@ -64,6 +69,13 @@ class DayCloseScreen(YktScreen):
             self.t("dayclose.intents", states=states),
             verified,
         ])
+
+    def _closed_text(self) -> str:
+        c = self.closed
+        if c is None:
+            return ""
+        files = "\n".join(f"  {p.name}" for p in c.files)
+        return self.t("dayclose.closed", day=c.business_day, mac=c.mac[:16]) + "\n" + files
 
     def _bars(self) -> list[tuple[str, int, str]]:
         if self.result is None:
@@ -93,33 +105,45 @@ class DayCloseScreen(YktScreen):
             app.call_from_thread(bar.advance, 1)
 
         try:
-            result = backend.day_close(app.session, step)  # type: ignore[attr-defined]
+            result = backend.day_report(app.session, step)  # type: ignore[attr-defined]
         except Exception as e:
             app.call_from_thread(self.show_message, error_text(app, e), error=True)
             return
         app.call_from_thread(self._done, result)
 
-    async def _done(self, result: backend.DayClose) -> None:
+    async def _done(self, result: backend.DayReport) -> None:
         self.result = result
         await self.recompose()
         self._fill_operators()
         self.query_one("#progress", ProgressBar).update(progress=backend.DAY_CLOSE_STEPS)
         self.show_message(self.t("dayclose.done"))
 
-    @on(Button.Pressed, "#export")
-    def action_export(self) -> None:
-        self.export()
+    @on(Button.Pressed, "#close-day")
+    def action_close_day(self) -> None:
+        from terminal.tui.screens.confirm import ConfirmScreen
 
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def export(self) -> None:
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.show_message(self.t("dayclose.closing"))
+                self.close_day()
+
+        session = self.app.session  # type: ignore[attr-defined]
+        self.app.push_screen(ConfirmScreen(self.t("dayclose.confirm", day=session.business_day)), confirmed)
+
+    @work(thread=True, exclusive=True, group="dayclose", exit_on_error=False)
+    def close_day(self) -> None:
         app = self.app
-        session = app.session  # type: ignore[attr-defined]
         try:
-            path, count = backend.export_day(session, session.home / "exports", session.clock())
+            closed = backend.close_day(app.session)  # type: ignore[attr-defined]
         except Exception as e:
             app.call_from_thread(self.show_message, error_text(app, e), error=True)
             return
-        app.call_from_thread(self.show_message, app.t("dayclose.exported", path=str(path), n=count))  # type: ignore[attr-defined]
+        app.call_from_thread(self._closed, closed)
+
+    def _closed(self, closed: Any) -> None:
+        self.closed = closed
+        self.query_one("#closed", Static).update(self._closed_text())
+        self.show_message(self.t("dayclose.exported", n=len(closed.files), path=str(closed.files[0].parent)))
 
     def action_close(self) -> None:
         self.dismiss()

@@ -103,9 +103,6 @@ class KioskScreen(YktScreen):
             notes.append("⚠ " + self.t("kiosk.low_balance"))
         return "\n".join(notes)
 
-    def on_unmount(self) -> None:
-        backend.close(self.app.session)  # type: ignore[attr-defined]
-
     def _concession(self, kind: str) -> str:
         key = f"concession.{kind}"
         text = self.t(key)

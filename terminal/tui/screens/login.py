@@ -161,6 +161,11 @@ class LoginScreen(YktScreen):
             self.show_message(self.t("login.need_ledger"), error=True)
             return
         self.show_message(self.t("login.signing_in"))
+        session = self.app.session  # type: ignore[attr-defined]
+        if self.chosen_reader == EMULATED:
+            session.use_emulated()
+        else:
+            session.use_pcsc(self.chosen_reader)
         self.sign_in(operator, password, day, Path(ledger).expanduser())
 
     @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
@@ -168,11 +173,16 @@ class LoginScreen(YktScreen):
         app = self.app
         session = app.session  # type: ignore[attr-defined]
         try:
-            result = backend.sign_in(session, operator, password, day, ledger, kiosk=self.mode == "kiosk")
+            result = backend.sign_in(session, operator, password, day, ledger)
         except Exception as e:  # shown in the screen, never a traceback
-            app.call_from_thread(self.show_message, error_text(app, e), error=True)
+            app.call_from_thread(self._sign_in_failed, error_text(app, e))
             return
         app.call_from_thread(self._signed_in, result)
+
+    def _sign_in_failed(self, text: str) -> None:
+        self.query_one("#password", Input).value = ""
+        self.query_one("#password", Input).focus()
+        self.show_message(text, error=True)
 
     def _signed_in(self, result: backend.SignIn) -> None:
         session = self.app.session  # type: ignore[attr-defined]
@@ -180,11 +190,7 @@ class LoginScreen(YktScreen):
         for worker in self.workers:
             if worker.group == "pcsc":
                 worker.cancel()
-        if self.chosen_reader == EMULATED:
-            session.use_emulated()
-        else:
-            session.use_pcsc(self.chosen_reader)
-        session.notice = result.warning  # shown on the next screen's message line
+        session.notice = result.notice  # shown on the next screen's message line
         if self.mode == "kiosk":
             from terminal.tui.screens.kiosk import KioskScreen
 

@@ -15,10 +15,11 @@ from terminal.tui.screens.base import YktModal
 class PinScreen(YktModal):
     BINDINGS = [Binding("escape", "cancel", "key.cancel")]
 
-    def __init__(self, tries_left: int | None = None, note: str = "") -> None:
+    def __init__(self, tries_left: int | None = None, note: str = "", *, error: bool = True) -> None:
         super().__init__()
         self.tries_left = tries_left
         self.note = note
+        self.error = error
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pin-box", classes="dialog"):
@@ -27,7 +28,7 @@ class PinScreen(YktModal):
             yield Input(password=True, restrict=r"[0-9]*", max_length=12, id="pin")
             tries = self.t("pin.tries_left", n=self.tries_left) if self.tries_left is not None else ""
             yield Static(tries, id="tries", classes="warning" if tries else "")
-            yield Static(self.note, id="message", classes="message -error" if self.note else "message")
+            yield Static(self.note, id="message", classes="message -error" if self.note and self.error else "message")
             yield Static(self.t("pin.keys"), classes="hint")
 
     def on_mount(self) -> None:

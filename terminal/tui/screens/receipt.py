@@ -6,10 +6,9 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from terminal.tui import backend
 from terminal.tui.screens.base import YktModal
 from terminal.tui.widgets.qr import QrView
 
@@ -22,14 +21,12 @@ class ReceiptScreen(YktModal):
         self.receipt = receipt
 
     def compose(self) -> ComposeResult:
-        lines = backend.receipt_lines(self.receipt)
-        receipt_id = backend.receipt_id(self.receipt)
         with Vertical(classes="dialog", id="receipt-box"):
-            yield Static(self.t("receipt.title"), classes="dialog-title")
-            with Horizontal():
-                yield Static("\n".join(f"{self.t(k)}: {v}" for k, v in lines), id="receipt-lines")
-                if receipt_id:
-                    yield QrView(receipt_id, id="receipt-qr")
+            yield Static(self.t("receipt.title", number=self.receipt.number), classes="dialog-title")
+            with Horizontal(id="receipt-row"):
+                with VerticalScroll(id="receipt-lines"):
+                    yield Static(self.receipt.to_text(width=46))  # the counter's printed form (masked holder)
+                yield QrView(self.receipt.number, id="receipt-qr")
             yield Static(self.t("receipt.keys"), classes="hint")
 
     def action_close(self) -> None:

@@ -1,5 +1,6 @@
-"""Refund: find a receipt by its id (typed or scanned from the receipt's QR), choose the lines, confirm;
-terminal.counter reverses the split (pooled fund, personal account, cash) and books it."""
+"""Refund (supervisor): find a sale by its receipt number (typed, or scanned from the receipt's QR), choose
+the lines, the holder confirms with the PIN; terminal.counter reverses the original split of those lines
+(pooled fund, personal account back onto the card, cash) and books it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, SelectionList, Static
 
 from terminal.tui import backend
+from terminal.tui.i18n import yuan
 from terminal.tui.screens.base import YktScreen, error_text
 from terminal.tui.widgets.keybar import KeyBar
 from terminal.tui.widgets.titlebar import TitleBar
@@ -44,21 +46,25 @@ class RefundScreen(YktScreen):
             self.find_receipt(event.value.strip())
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def find_receipt(self, receipt_id: str) -> None:
+    def find_receipt(self, number: str) -> None:
         app = self.app
         try:
-            receipt = backend.find_receipt(app.session, receipt_id)  # type: ignore[attr-defined]
+            receipt = backend.receipt(app.session, number)  # type: ignore[attr-defined]
         except Exception as e:
             app.call_from_thread(self.show_message, error_text(app, e), error=True)
             return
         app.call_from_thread(self._found, receipt)
 
     def _found(self, receipt: Any) -> None:
+        if receipt.kind != "sale":
+            self.show_message(self.t("refund.not_a_sale"), error=True)
+            return
         self.receipt = receipt
         lines = self.query_one("#lines", SelectionList)
         lines.clear_options()
-        for index, label in backend.refundable_lines(receipt):
-            lines.add_option((label, index, True))
+        for line in receipt.lines:
+            label = f"{line.index + 1}. {line.item_class} {line.name} ×{line.quantity}  ¥{yuan(line.amount_fen)}"
+            lines.add_option((label, line.index, True))
         lines.focus()
         self.show_message(self.t("refund.choose"))
 
@@ -66,28 +72,38 @@ class RefundScreen(YktScreen):
         if self.receipt is None:
             self.show_message(self.t("refund.find_first"), error=True)
             return
-        chosen = list(self.query_one("#lines", SelectionList).selected)
+        chosen = sorted(self.query_one("#lines", SelectionList).selected)
         if not chosen:
             self.show_message(self.t("refund.none_chosen"), error=True)
             return
-        from terminal.tui.screens.confirm import ConfirmScreen
+        from terminal.tui.screens.pin import PinScreen
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
+        def got_pin(pin: str | None) -> None:
+            if pin is not None:
                 self.show_message(self.t("refund.working"))
-                self.refund(chosen)
+                self.refund(chosen, pin)
 
-        self.app.push_screen(ConfirmScreen(self.t("refund.confirm", n=len(chosen))), confirmed)
+        self.app.push_screen(PinScreen(note=self.t("refund.confirm", n=len(chosen)), error=False), got_pin)
 
     @work(thread=True, exclusive=True, group="card", exit_on_error=False)
-    def refund(self, lines: list[int]) -> None:
+    def refund(self, lines: list[int], pin: str) -> None:
         app = self.app
         try:
-            result = backend.refund(app.session, self.receipt, lines)  # type: ignore[attr-defined]
+            result = backend.refund(app.session, self.receipt.number, lines, pin)  # type: ignore[attr-defined]
         except Exception as e:
             app.call_from_thread(self.show_message, error_text(app, e), error=True)
             return
-        app.call_from_thread(self.show_message, backend.refund_text(app, result))
+        app.call_from_thread(self._refunded, result)
+
+    def _refunded(self, result: Any) -> None:
+        if result.committed:
+            self.show_message(self.t("refund.done", number=result.refund_no,
+                                     account=yuan(result.refund.account_fen), cash=yuan(result.refund.cash_fen)))
+            self.receipt = None
+            self.query_one("#lines", SelectionList).clear_options()
+        else:
+            key = "refund.pending" if result.status == "pending" else "refund.failed"
+            self.show_message(self.t(key, number=result.refund_no, reason=result.reason or ""), error=True)
 
     def action_close(self) -> None:
         self.dismiss()
