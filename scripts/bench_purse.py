@@ -5,11 +5,15 @@
 - manager_inprocess: `PurseManager.purchase` (adds SELECT + READ 0015), same set-up;
 - manager_inprocess_file: the same with both images on disk (FileStorage: fsync per DEBIT and per INIT SAM);
 - core_pcscd / manager_pcscd: the same through pyscard → pcscd → vpcd (card in slot 0, PSAM in slot 1),
-  target ≤ 2 ms median. Skipped with the reason when pcscd / vpcd / pyscard are not there.
+  target ≤ 2 ms median. Skipped with the reason when pcscd / vpcd / pyscard are not there;
+- booked_inprocess: a purchase booked durably in-process — `PurseBooks.purchase` (intent committed before
+  the DEBIT, committed with the TAC after it: two synchronous=FULL commits) with card and PSAM in memory and
+  the ledger on disk ($YKT_BENCH_DIR, else the temp folder); median / p99 and taps per second;
+  booked_inprocess_file: the same with card and PSAM images on disk too (fsync'd atomic replaces).
 
 Usage::
 
-    python scripts/bench_purse.py [--quick]
+    python scripts/bench_purse.py [--quick] [--booked-only]
 """
 
 from __future__ import annotations
@@ -145,6 +149,67 @@ def through_pcscd(n: int) -> dict[str, Any]:
         return {"skipped": str(e)}
 
 
+def booked(n: int, folder: Path, images_on_disk: bool) -> dict[str, Any]:
+    """`PurseBooks.purchase` of 1 fen, n times: latency per purchase and taps per second (durable ledger)."""
+    from reader.card_file import FileStorage, write_atomically
+    from reader.emulated import EmulatedReader
+    from terminal.booking import PurseBooks
+    from terminal.ledger import Ledger
+    from terminal.ledger import accounts as chart
+
+    def storage(image: bytes, name: str) -> CardStorage:
+        if not images_on_disk:
+            return MemoryStorage(image)
+        path = folder / f"{name}.card.json"
+        write_atomically(path, image)
+        return FileStorage(path)
+
+    card_image, psam_image = images()
+    card = EmulatedReader(VirtualCard(storage(card_image, "card"), os.urandom))
+    psam = EmulatedReader(VirtualCard(storage(psam_image, "psam"), os.urandom))
+    card.connect()
+    psam.connect()
+    manager = PurseManager(card, psam)
+    ledger_path = folder / f"booked-{'file' if images_on_disk else 'mem'}.sqlite"
+    with Ledger.open(ledger_path, terminal_id=manager.terminal_id.hex().upper()) as book:
+        books = PurseBooks(book, manager, operator="bench", business_day="2024-05-01")
+        lines = chart.purse_purchase(1)
+        for _ in range(20):  # warm-up
+            books.purchase(1, lines)
+        samples: list[int] = []
+        clock = time.perf_counter_ns
+        started = clock()
+        for _ in range(n):
+            t0 = clock()
+            booking = books.purchase(1, lines)
+            samples.append(clock() - t0)
+            if booking.status != "committed":
+                raise RuntimeError(f"booked purchase {booking.status}: {booking.result.reason}")
+        elapsed = (clock() - started) / 1e9
+        if not book.verify(quick=True).ok:
+            raise RuntimeError("the bench ledger does not verify")
+    out = summary(samples)
+    return out | {"taps_per_s": round(n / elapsed, 1), "taps_per_s_from_median": round(1e6 / out["median_us"], 1)}
+
+
+def run_booked(quick: bool) -> dict[str, Any]:
+    n = 300 if quick else 3_000
+    folder = Path(tempfile.mkdtemp(prefix="ykt-bench-booked-", dir=os.environ.get("YKT_BENCH_DIR")))
+    try:
+        return {
+            "what": "PurseBooks.purchase: SELECT, READ 0015, INIT, PSAM INIT, intent (durable), DEBIT, PSAM CREDIT,"
+                    " commit (durable); ledger synchronous=FULL on disk",
+            "folder": str(folder.parent),
+            "booked_inprocess": booked(n, folder, images_on_disk=False),
+            "booked_inprocess_file": booked(max(100, n // 3), folder, images_on_disk=True),
+            "target_taps_per_s": 1_000,
+        }
+    finally:
+        for path in sorted(folder.glob("*"), reverse=True):
+            path.unlink()
+        folder.rmdir()
+
+
 def run(quick: bool) -> dict[str, Any]:
     n = 300 if quick else 3_000
     out: dict[str, Any] = {"what": "purchase: INIT, PSAM INIT, DEBIT, PSAM CREDIT (core); PurseManager.purchase "
@@ -160,6 +225,7 @@ def run(quick: bool) -> dict[str, Any]:
             return FileStorage(path)
 
         out["manager_inprocess_file"] = inprocess(max(50, n // 10), on_disk)["manager"]
+    out.update({k: v for k, v in run_booked(quick).items() if k.startswith("booked") or k.startswith("target_taps")})
     pcscd = through_pcscd(n)
     if "skipped" in pcscd:
         out["pcscd"] = pcscd
@@ -170,4 +236,5 @@ def run(quick: bool) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run("--quick" in sys.argv), indent=2))
+    quick_run = "--quick" in sys.argv
+    print(json.dumps(run_booked(quick_run) if "--booked-only" in sys.argv else run(quick_run), indent=2))

@@ -33,7 +33,7 @@ import datetime as _dt
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from applets.purse.layout import PurseKind
@@ -271,7 +271,8 @@ class PurseBooks:
         extra = dict(details or {})
         if any(name in extra for name in RESERVED):
             raise ValueError(f"details may not use the names {', '.join(RESERVED)} (the booking layer's)")
-        validate.details_json(extra)
+        if extra:
+            validate.details_json(extra)
         validate.business_day(self.business_day())
         self._check_terminal_id()
         return planned, extra
@@ -316,6 +317,9 @@ class PurseBooks:
             details={**hold.extra, ATTEMPT: attempt_details(attempt)}, postings=list(planned),
             card_counter=attempt.counter, txn_type=int(attempt.txn_type),
         )
+        log.debug("intent %s durable before the %s: card %s counter %d type %02X", hold.intent.intent_id,
+                  "CREDIT" if attempt.txn_type.is_load else "DEBIT", hold.intent.card_serial, attempt.counter,
+                  int(attempt.txn_type))
 
     def _finish(self, hold: _Hold, kind: str, result: PurseResult, planned: tuple[Posting, ...]) -> Booked:
         intent = hold.intent
@@ -330,7 +334,7 @@ class PurseBooks:
                     tac=_tac(result.tac), terminal_seq=result.terminal_seq,
                     card_time=card_time_of(result.date, result.time),
                 )
-                return Booked(result, self.ledger.get_intent(intent.intent_id), txn, "committed")
+                return Booked(result, replace(intent, state="committed", txn_id=txn.txn_id), txn, "committed")
             if result.outcome is Outcome.NOT_DONE:
                 failed = self.ledger.fail_intent(intent.intent_id, (result.reason or "not done at the card")[:256])
                 return Booked(result, failed, None, "failed")
@@ -368,9 +372,8 @@ def recover_at_start(
     if books is not None:
         try:
             opened = books() if callable(books) and not isinstance(books, PurseBooks) else books
-            if any(i.card_serial is not None for i in ledger.pending_intents()):
-                serial = card_serial_of(opened.manager.identity().app_serial)
-                resolved += opened.resolve_pending(pin=pin)
+            serial = card_serial_of(opened.manager.identity().app_serial)
+            resolved += opened.resolve_pending(pin=pin)
         except (ReaderError, PurseError, PsamError) as exc:
             error = str(exc)
             log.info("no card to resolve pending intents with: %s", exc)

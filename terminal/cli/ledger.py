@@ -18,7 +18,12 @@ from typing import Any, TypeVar
 
 import click
 
-from terminal.ledger import Ledger, LedgerError
+from terminal.booking import PurseBooks, today
+from terminal.cli.books import outcome_json, outcome_line
+from terminal.cli.options import ask_pin, connected_reader, reader_options
+from terminal.cli.purse import connected_psam, psam_options
+from terminal.ledger import Ledger, LedgerError, RecoveryOutcome
+from terminal.purse import LoadHost, PurseManager
 from terminal.ledger.export import export as export_rows
 from terminal.ledger.keyfile import key_path
 from terminal.ledger.report import format_report, yuan
@@ -174,20 +179,57 @@ def export(db_path: Path | None, what: str, fmt: str, day: str | None, output: P
 
 @ledger.command()
 @db_option
+@reader_options
+@psam_options
+@click.option("--pin", "ask_for_pin", is_flag=True, help="Ask for the card's PIN (a pending ED purchase needs it).")
 @json_option
 @one_line_errors
-def recover(db_path: Path | None, as_json: bool) -> None:
-    """List intents left pending (e.g. by a crash) for the operator; the card flow resolves them with the card.
+def recover(db_path: Path | None, reader_name: str | None, card: str | None, trace_path: str | None,
+            psam_reader: str | None, psam_image: str | None, ask_for_pin: bool, as_json: bool) -> None:
+    """Resolve the presented card's pending intents with the purse recovery rule; list the others.
 
-    Example:
+    With --card or --reader, each pending intent of that card is resolved from the card itself (its counter
+    and transaction proof, the MAC2 checked by the PSAM): done → committed with the TAC, not done → failed,
+    cannot tell → stays pending. Without a card the pending intents are only listed; an operator can decide
+    one with `ykt ledger resolve`.
+
+    Examples:
 
         ykt ledger recover --db shop.sqlite
+
+        ykt ledger recover --card zhang-wei
+
+        ykt ledger recover --reader "Virtual PCD 00 00" --psam-reader "Virtual PCD 00 01" --json
     """
-    with Ledger.open(_path(db_path), create=False) as book:
+    path = _path(db_path)
+    resolved: list[RecoveryOutcome] = []
+    serial = None
+    with Ledger.open(path, create=False) as book:
+        if reader_name is not None or card is not None:
+            from terminal.booking import recover_at_start
+
+            pin = ask_pin() if ask_for_pin else None
+            with connected_reader(reader_name, card, trace_path) as reader, \
+                    connected_psam(psam_reader, psam_image) as psam:
+                manager = PurseManager(reader, psam, load_host=LoadHost.from_test_keys())
+                start = recover_at_start(book, PurseBooks(book, manager, operator="recovery", business_day=today),
+                                         pin=pin)
+            if start.card_error is not None:
+                raise click.ClickException(f"cannot read the card: {start.card_error}")
+            resolved, serial = list(start.resolved), start.card_serial
         pending = book.pending_intents()
     if as_json:
-        click.echo(json.dumps([asdict(i) for i in pending], ensure_ascii=False))
+        listed = [asdict(i) for i in pending]
+        if reader_name is None and card is None:
+            click.echo(json.dumps(listed, ensure_ascii=False))
+        else:
+            click.echo(json.dumps({"card_serial": serial, "resolved": [outcome_json(o) for o in resolved],
+                                   "pending": listed}, ensure_ascii=False))
         return
+    if reader_name is not None or card is not None:
+        click.echo(f"card {serial or '?'}: {len(resolved)} intent(s) resolved")
+        for outcome in resolved:
+            click.echo(outcome_line(outcome))
     if not pending:
         click.echo("no pending intents")
         return
@@ -196,6 +238,38 @@ def recover(db_path: Path | None, as_json: bool) -> None:
         counter = "-" if i.card_counter is None else str(i.card_counter)
         click.echo(f"  {i.intent_id}  {i.created_at}  {i.kind:<16} {yuan(i.amount_fen):>10}  card {i.card_serial or '-'}"
                    f"  counter {counter}  operator {i.operator}")
+
+
+@ledger.command()
+@click.argument("intent_id")
+@db_option
+@click.option("--fail", "decision", flag_value="failed", help="The money movement did not happen (failed).")
+@click.option("--cancel", "decision", flag_value="cancelled", help="Abandoned before any money moved (cancelled).")
+@click.option("--reason", required=True, help="Why (kept in the ledger with the decision).")
+@json_option
+@one_line_errors
+def resolve(intent_id: str, db_path: Path | None, decision: str | None, reason: str, as_json: bool) -> None:
+    """A supervisor's decision on a pending intent that the card cannot resolve: --fail or --cancel it.
+
+    Use it when the card will not come back or recovery stays unknown; a card transaction found done later
+    is then for clearing (its TAC). Nothing is booked.
+
+    Example:
+
+        ykt ledger resolve 0b7c1e52-8f0a-4c1e-9d3a-2f6e1a7b9c40 --fail --reason "card lost, paid cash"
+    """
+    if decision is None:
+        raise click.UsageError("choose --fail or --cancel")
+    with Ledger.open(_path(db_path), create=False) as book:
+        before = book.get_intent(intent_id)
+        text = f"operator decision: {reason}"
+        after = book.fail_intent(intent_id, text) if decision == "failed" else book.cancel_intent(intent_id, text)
+    if as_json:
+        click.echo(json.dumps({"intent_id": after.intent_id, "state": after.state, "reason": after.reason,
+                               "was": before.state}, ensure_ascii=False))
+        return
+    card = f" (card {before.card_serial} counter {before.card_counter})" if before.card_serial else ""
+    click.echo(f"intent {after.intent_id} {after.state}{card}: {after.reason}")
 
 
 def main() -> None:  # pragma: no cover - convenience for `python -m terminal.cli.ledger`

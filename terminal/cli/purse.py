@@ -14,8 +14,12 @@ import click
 from applets.purse.layout import PurseKind, TxnType
 from reader.base import Reader
 from reader.card_file import save_new_image
+from terminal.booking import Booked
+from terminal.cli.books import booking_options, ledger_json, ledger_line, purse_books
 from terminal.cli.options import ask_pin, connected_reader, reader_options
 from terminal.demo import cards_dir
+from terminal.ledger import Posting
+from terminal.ledger import accounts as chart
 from terminal.purse import Attempt, LoadHost, Outcome, PurseManager, PurseResult
 
 DEMO_PSAM = "psam"
@@ -71,13 +75,26 @@ def connected_psam(psam_reader: str | None, psam_image: str | None) -> Iterator[
         yield reader
 
 
+# purpose -> (ledger kind, journal entry) of a load
+LOADS: dict[str, Callable[[int], tuple[str, list[Posting]]]] = {
+    "topup": lambda fen: ("purse_load", chart.purse_load(fen)),
+    "refund": lambda fen: ("purse_refund", chart.purse_refund(fen)),
+    "subsidy": lambda fen: ("purse_subsidy", [Posting("subsidy_payable", fen), Posting("purse_float", -fen)]),
+}
+
+
 def _kind(ed: bool) -> PurseKind:
     return PurseKind.ED if ed else PurseKind.EP
 
 
-def echo_result(result: PurseResult, as_json: bool) -> None:
+def echo_result(result: PurseResult, as_json: bool, booked: Booked | None = None) -> None:
+    """The result (text or JSON); with `booked`, what the ledger holds, and the exit status from it:
+    0 committed / done, 1 failed / declined, 3 pending."""
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True))
+        body = result.to_dict()
+        if booked is not None:
+            body["ledger"] = ledger_json(booked)
+        click.echo(json.dumps(body, ensure_ascii=False, sort_keys=True))
     else:
         what = f"{result.purse.name} {result.kind.value.replace('_', ' ')} {yuan(result.amount)} yuan"
         click.echo(f"{result.outcome.value:<9}{what}")
@@ -91,6 +108,12 @@ def echo_result(result: PurseResult, as_json: bool) -> None:
             click.echo(f"terminal {result.terminal_id.hex().upper() if result.terminal_id else '?'}{seq}   {result.timestamp}")
         else:
             click.echo(f"reason   {result.reason}")
+    if booked is not None:
+        if not as_json:
+            click.echo(ledger_line(booked))
+        if booked.status != "committed":
+            raise click.exceptions.Exit(1 if booked.status == "failed" else 3)
+        return
     if result.outcome is Outcome.NOT_DONE:
         raise click.exceptions.Exit(1)
     if result.outcome is Outcome.UNKNOWN and result.attempt is not None:
@@ -144,24 +167,39 @@ def purse_log(reader_name: str | None, card: str | None, trace_path: str | None)
 @click.argument("amount")
 @reader_options
 @psam_options
+@booking_options
 @click.option("--ed", is_flag=True, help="Pay from the e-deposit (ED, type 05); asks for the PIN.")
+@click.option("--category", type=click.Choice(chart.REVENUE_CATEGORIES), default=None,
+              help="Revenue account: revenue:CATEGORY. Default: goods (EP), drugs (ED).")
 @click.option("--key", "key_index", type=click.Choice(["1", "2"]), default="1", show_default=True, help="Key set: 1 SM4, 2 3DES.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for a ledger).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result and its booking as JSON.")
 def purse_pay(amount: str, reader_name: str | None, card: str | None, trace_path: str | None, psam_reader: str | None,
-              psam_image: str | None, ed: bool, key_index: str, as_json: bool) -> None:
-    """Purchase AMOUNT yuan (EP type 06, or ED 05 with --ed). Exit 1 declined, 3 pending (card gone).
+              psam_image: str | None, db_path: Path | None, operator: str, ed: bool, category: str | None,
+              key_index: str, as_json: bool) -> None:
+    """Purchase AMOUNT yuan (EP type 06, or ED 05 with --ed), booked in the ledger.
+
+    The ledger records the intent before the DEBIT and commits it with the TAC (EP: purse_float, ED:
+    personal_account against revenue). Exit 0 committed, 1 declined, 3 pending (card gone: present it again
+    and run `ykt ledger recover --card …`).
 
     \b
     Examples:
       ykt purse pay 2.00 --card zhang-wei
       ykt purse pay 12.50 --reader "Virtual PCD 00 00" --psam-reader "Virtual PCD 00 01" --json
+      ykt purse pay 30 --card zhang-wei --ed --category drugs --operator 张伟 --db shop.sqlite
     """
     fen = parse_amount(amount)
     pin = ask_pin() if ed else None
+    if ed:
+        kind, lines = "ed_purchase", [Posting("personal_account", fen), Posting(f"revenue:{category or 'drugs'}", -fen)]
+    else:
+        kind, lines = "purse_purchase", chart.purse_purchase(fen, category or "goods")
     with connected_reader(reader_name, card, trace_path) as reader, connected_psam(psam_reader, psam_image) as psam:
         manager = PurseManager(reader, psam, key_index=int(key_index))
-        result = manager.purchase(fen, TxnType.ED_PURCHASE if ed else TxnType.EP_PURCHASE, pin=pin)
-    echo_result(result, as_json)
+        with purse_books(manager, db_path, operator) as books:
+            booked = books.purchase(fen, lines, txn_type=TxnType.ED_PURCHASE if ed else TxnType.EP_PURCHASE, pin=pin,
+                                    kind=kind)
+    echo_result(booked.result, as_json, booked)
 
 
 @purse.command("load")
@@ -172,21 +210,29 @@ def purse_pay(amount: str, reader_name: str | None, card: str | None, trace_path
 @click.option("--purpose", type=click.Choice(["topup", "subsidy", "refund"]), default="topup", show_default=True,
               help="Top-up, subsidy credit (补贴进卡) or refund.")
 @click.option("--key", "key_index", type=click.Choice(["1", "2"]), default="1", show_default=True, help="Key set: 1 SM4, 2 3DES.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for a ledger).")
+@booking_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result and its booking as JSON.")
 def purse_load(amount: str, reader_name: str | None, card: str | None, trace_path: str | None, psam_reader: str | None,
-               psam_image: str | None, ed: bool, purpose: str, key_index: str, as_json: bool) -> None:
-    """Load AMOUNT yuan, authorised by the issuer's load host (TEST keys). The PSAM gives the terminal id.
+               psam_image: str | None, ed: bool, purpose: str, key_index: str, db_path: Path | None, operator: str,
+               as_json: bool) -> None:
+    """Load AMOUNT yuan, authorised by the issuer's load host (TEST keys), booked in the ledger.
+
+    A top-up takes cash (cash_drawer), a refund is booked to refunds, a subsidy draws on subsidy_payable
+    (refused while no subsidy advance is booked); the other side is purse_float. The PSAM gives the terminal
+    id. Exit 0 committed, 1 declined, 3 pending (run `ykt ledger recover --card …`).
 
     \b
     Examples:
       ykt purse load 100 --card zhang-wei
-      ykt purse load 50 --card zhang-wei --ed --purpose subsidy
+      ykt purse load 5 --card zhang-wei --purpose refund --operator 李娜
     """
     fen = parse_amount(amount)
+    kind, lines = LOADS[purpose](fen)
     with connected_reader(reader_name, card, trace_path) as reader, connected_psam(psam_reader, psam_image) as psam:
         manager = PurseManager(reader, psam, load_host=LoadHost.from_test_keys(), key_index=int(key_index))
-        result = manager.load(fen, _kind(ed), purpose=purpose)
-    echo_result(result, as_json)
+        with purse_books(manager, db_path, operator) as books:
+            booked = books.load(fen, lines, purse=_kind(ed).label, purpose=purpose, kind=kind)
+    echo_result(booked.result, as_json, booked)
 
 
 @purse.command("recover")
@@ -196,7 +242,10 @@ def purse_load(amount: str, reader_name: str | None, card: str | None, trace_pat
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def purse_recover(attempt_json: str, reader_name: str | None, card: str | None, trace_path: str | None,
                   psam_reader: str | None, psam_image: str | None, as_json: bool) -> None:
-    """Resolve a pending purchase or load (the JSON `pay`/`load` printed, or a file holding it).
+    """Resolve a pending purchase or load attempt (JSON, or a file holding it) without the ledger.
+
+    Shows what the card did; it books nothing. Transactions made with `ykt purse pay|load` are booked by
+    `ykt ledger recover --card …`, which uses the attempt kept in the ledger.
 
     \b
     Example:

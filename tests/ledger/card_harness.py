@@ -66,16 +66,16 @@ TYPES = {"ep": (TxnType.EP_PURCHASE, TxnType.EP_LOAD), "ed": (TxnType.ED_PURCHAS
 Step = Callable[[str], None]
 
 
-def test_masters() -> PurseMasterKeys:
+def purse_masters() -> PurseMasterKeys:
     masters = PurseMasterKeys.from_extra(load_test_keys().extra)
     if masters is None:
         raise HarnessFailure("data/keys has no purse master keys")
     return masters
 
 
-def card_image(serial: bytes, masters: PurseMasterKeys) -> CardImage:
+def card_image(serial: bytes, masters: PurseMasterKeys, pin: str = PIN) -> CardImage:
     """A PIN-protected purse card issued with the TEST masters (purse only: small image, fast saves)."""
-    image = CardImage(label="kill -9 card", atr=make_atr(b"YKT-K9"), mf=DF(0x3F00), pin=PinState.create(PIN, bytes(16)))
+    image = CardImage(label="kill -9 card", atr=make_atr(b"YKT-K9"), mf=DF(0x3F00), pin=PinState.create(pin, bytes(16)))
     personalize_purse(image, serial=serial, region="310000", start=date(2024, 1, 1), expiry=date(2034, 1, 1),
                       masters=masters, ep_balance=OPENING["ep"], ed_balance=OPENING["ed"])
     return image
@@ -314,10 +314,10 @@ def run_harness(runs: int, seed: int = 1, workdir: Path | None = None, ops_per_s
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="ykt-kill9-card-", dir=workdir))
     result = CardHarnessResult()
-    host = LoadHost(test_masters())
+    host = LoadHost(purse_masters())
     rng = random.Random(seed)
     try:
-        template = make_template(base, test_masters())
+        template = make_template(base, purse_masters())
         while result.runs < runs:
             ops = scenario(rng, ops_per_scenario)
             result.scenarios += 1

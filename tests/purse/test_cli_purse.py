@@ -42,15 +42,22 @@ def test_balance_load_pay_log() -> None:
 def test_declined_payment_exits_1_with_the_reason() -> None:
     result = run("purse", "pay", "1000", "--card", "zhang-wei")
     assert result.exit_code == 1
-    assert result.output.splitlines() == ["not_done EP purchase 1000.00 yuan", "reason   INITIALIZE: insufficient balance"]
+    lines = result.output.splitlines()
+    assert lines[:2] == ["not_done EP purchase 1000.00 yuan", "reason   INITIALIZE: insufficient balance"]
+    assert lines[2].startswith("ledger   intent ") and lines[2].endswith(" failed: nothing booked")
 
 
 def test_ed_needs_the_pin_from_stdin() -> None:
     assert run("purse", "balance", "--card", "zhang-wei", "--ed", input="123456\n").output == "ED balance 1200.00 yuan\n"
     paid = run("purse", "pay", "30", "--card", "zhang-wei", "--ed", "--json", input="123456\n")
     assert json.loads(paid.output)["balance_after"] == 117_000
-    subsidy = run("purse", "load", "5", "--card", "zhang-wei", "--ed", "--purpose", "subsidy", "--json")
-    assert json.loads(subsidy.output)["txn_type"] == 1
+    ed_load = run("purse", "load", "5", "--card", "zhang-wei", "--ed", "--json")
+    assert json.loads(ed_load.output)["txn_type"] == 1
+    # a subsidy load draws on the programme's advance (subsidy_payable): refused before the card moves money
+    subsidy = CliRunner().invoke(cli, ["purse", "load", "5", "--card", "zhang-wei", "--ed", "--purpose", "subsidy"])
+    assert subsidy.exit_code == 1
+    assert subsidy.output == ("Error: account subsidy_payable would go negative (-500 fen);"
+                              " book the programme's subsidy advance first\n")
 
 
 def test_3des_key_set_and_psam_image(tmp_path: Path) -> None:
