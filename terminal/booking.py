@@ -357,21 +357,24 @@ class PurseBooks:
 
 def recover_at_start(
     ledger: Ledger,
-    books: PurseBooks | Callable[[], PurseBooks] | None = None,
+    books: PurseBooks | PurseManager | Callable[[], PurseBooks | PurseManager] | None = None,
     *,
     pin: str | None = None,
 ) -> StartupRecovery:
     """At start (or when a card is presented): resolve the presented card's pending intents with the purse
     recovery rule, and list every intent still pending for the operator.
 
-    `books` is a `PurseBooks` over the card in the reader, or a factory opening one (a factory that raises
-    ReaderError / PurseError, or None, means no card: everything is only listed)."""
+    `books` is a `PurseBooks` or a `PurseManager` over the card in the reader, or a factory opening one (a
+    factory that raises ReaderError / PurseError, or None, means no card: everything is only listed). Leftover
+    declined intents are failed whatever card is there."""
     resolved = [resolve_one(ledger, intent, lambda _: Resolution.not_done(DECLINED_REASON))
                 for intent in ledger.pending_intents() if is_declined(intent)]
     serial = error = None
     if books is not None:
         try:
-            opened = books() if callable(books) and not isinstance(books, PurseBooks) else books
+            opened = books() if callable(books) and not isinstance(books, (PurseBooks, PurseManager)) else books
+            if isinstance(opened, PurseManager):
+                opened = PurseBooks(ledger, opened, operator="recovery", business_day=today, check_terminal=False)
             serial = card_serial_of(opened.manager.identity().app_serial)
             resolved += opened.resolve_pending(pin=pin)
         except (ReaderError, PurseError, PsamError) as exc:

@@ -195,3 +195,21 @@ def test_a_decline_left_pending_by_a_crash_fails_at_start_without_a_card(book: L
     start = recover_at_start(book, None)
     assert [(o.intent.intent_id, o.result) for o in start.resolved] == [(intent.intent_id, "failed")]
     assert [i.intent_id for i in start.listed] == [cash.intent_id]
+
+
+def test_recover_at_start_takes_a_manager_or_a_factory_and_lists_without_a_card(book: Ledger) -> None:
+    from reader.errors import NoCard
+
+    r = rig()
+    tear_next_save(r, True)
+    pending = books_for(book, r).purchase(300, chart.purse_purchase(300))
+    r.card_storage.tear_at_save = None
+
+    def no_card() -> PurseBooks:
+        raise NoCard("no card in the reader")
+
+    start = recover_at_start(book, no_card)
+    assert start.card_error == "no card in the reader" and [i.intent_id for i in start.listed] == [pending.intent.intent_id]
+    r.reinsert()
+    start = recover_at_start(book, lambda: r.manager)
+    assert start.card_serial == SERIAL and [o.result for o in start.resolved] == ["committed"] and start.listed == ()
