@@ -64,9 +64,19 @@ class Translated:
         box.set_class(not error and bool(text), "-ok")
 
 
+def _worker_failed(screen: Any, event: Any) -> None:
+    """A worker that failed outside its own error handling: the error goes to the screen, not a traceback."""
+    from textual.worker import WorkerState
+
+    if event.state == WorkerState.ERROR and event.worker.error is not None:
+        screen.show_message(error_text(screen.app, event.worker.error), error=True)
+
+
 class YktScreen(Translated, Screen[Any]):
-    pass
+    def on_worker_state_changed(self, event: Any) -> None:
+        _worker_failed(self, event)
 
 
 class YktModal(Translated, ModalScreen[Any]):
-    pass
+    def on_worker_state_changed(self, event: Any) -> None:
+        _worker_failed(self, event)

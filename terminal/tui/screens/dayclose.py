@@ -31,7 +31,7 @@ class DayCloseScreen(YktScreen):
     def __init__(self) -> None:
         super().__init__()
         self.result: backend.DayReport | None = None
-        self.closed: Any = None  # terminal.counter.DayClose once the day is closed
+        self.day_closed: Any = None  # terminal.counter.DayClose once the day is closed
 
     def compose(self) -> ComposeResult:
         yield TitleBar("dayclose.title")
@@ -71,7 +71,7 @@ class DayCloseScreen(YktScreen):
         ])
 
     def _closed_text(self) -> str:
-        c = self.closed
+        c = self.day_closed
         if c is None:
             return ""
         files = "\n".join(f"  {p.name}" for p in c.files)
@@ -138,10 +138,10 @@ class DayCloseScreen(YktScreen):
         except Exception as e:
             app.call_from_thread(self.show_message, error_text(app, e), error=True)
             return
-        app.call_from_thread(self._closed, closed)
+        app.call_from_thread(self._day_closed, closed)
 
-    def _closed(self, closed: Any) -> None:
-        self.closed = closed
+    def _day_closed(self, closed: Any) -> None:
+        self.day_closed = closed
         self.query_one("#closed", Static).update(self._closed_text())
         self.show_message(self.t("dayclose.exported", n=len(closed.files), path=str(closed.files[0].parent)))
 

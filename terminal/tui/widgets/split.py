@@ -15,10 +15,8 @@ def _pad(text: str, width: int) -> str:
 
 
 def split_text(app: Any, preview: Any) -> str:
-    from terminal.tui.backend import settlement_of
-
     t = app.t
-    s = settlement_of(preview)
+    s = preview.settlement  # terminal.counter.Draft
     rows = [(t("split.line"), t("split.amount"), t("split.pooled"), t("split.account"), t("split.cash"))]
     for line in s.lines:
         rows.append((f"{line.index + 1} {line.item_class.value}", yuan(line.amount_fen), yuan(line.pooled_fen),
