@@ -93,7 +93,13 @@ class Card:
 class Desk:
     counter: Counter
     psam_reader: EmulatedReader
+    psam: VirtualCard
     cards: dict[str, Card] = field(default_factory=dict)
+
+    def reinsert_psam(self) -> None:
+        self.psam_reader.faults = None
+        if self.psam_reader.card is None:
+            self.psam_reader.insert(self.psam)  # the manager powers it up again when it needs it
 
     def card(self, name: str) -> Card:
         if name not in self.cards:
@@ -117,6 +123,6 @@ def make_desk(folder: Path, *, region: str = "310000", clock: Any = None, name: 
     if not counter.operators.count():
         counter.operators.add("sup1", "Supervisor", "supervisor", PASSWORDS["sup1"])
         counter.operators.add("c001", "Cashier", "cashier", PASSWORDS["c001"])
-    desk = Desk(counter, psam_reader)
+    desk = Desk(counter, psam_reader, psam)
     desk.login("c001")
     return desk
