@@ -23,7 +23,7 @@ from terminal.cli.books import outcome_json, outcome_line
 from terminal.cli.options import ask_pin, connected_reader, reader_options
 from terminal.cli.purse import connected_psam, psam_options
 from terminal.ledger import Ledger, LedgerError, RecoveryOutcome
-from terminal.purse import LoadHost, PurseManager
+from terminal.purse import PurseManager
 from terminal.ledger.export import export as export_rows
 from terminal.ledger.keyfile import key_path
 from terminal.ledger.report import format_report, yuan
@@ -211,7 +211,7 @@ def recover(db_path: Path | None, reader_name: str | None, card: str | None, tra
             pin = ask_pin() if ask_for_pin else None
             with connected_reader(reader_name, card, trace_path) as reader, \
                     connected_psam(psam_reader, psam_image) as psam:
-                manager = PurseManager(reader, psam, load_host=LoadHost.from_test_keys())
+                manager = PurseManager(reader, psam)  # a load's attempt holds the host's MAC2: no host needed
                 start = recover_at_start(book, PurseBooks(book, manager, operator="recovery", business_day=today),
                                          pin=pin)
             if start.card_error is not None:
