@@ -90,6 +90,9 @@ def refund(ctx: Counter, receipt_no: str, lines: Sequence[int] | None, *, manage
         raise CardNotReady(str(e)) from None
     if purse.factor.hex().upper() != sale.card_serial:
         raise CardNotReady(f"this is not the card of sale {receipt_no}: present card {sale.card_number[:5]}…")
+    if _listed(ctx, sale.card_serial) or _listed(ctx, sale.card_number):
+        raise CardNotReady(f"card {sale.card_number} is on the hotlist: a refund to a lost or blocked card goes "
+                           "through the card issuer")
     manager.channel.verify_pin(pin)  # the holder's consent; PinError says how many tries are left
     record = read_record(manager, reopen=False)
     balance = manager.balance("ed")
@@ -130,6 +133,13 @@ def refund(ctx: Counter, receipt_no: str, lines: Sequence[int] | None, *, manage
         booked = books.purchase(0, postings, txn_type=TXN_ED_PURCHASE, capp_record=update, pin=pin,
                                 kind=REFUND_KIND, details=details)
     return RefundResult(refund_no, receipt_no, booked.status, r, booked)
+
+
+def _listed(ctx: Counter, key: str) -> bool:
+    try:
+        return ctx.hotlist.contains(key)
+    except ValueError:
+        return False
 
 
 def _ytd(y: object) -> tuple[int, int, int]:

@@ -168,3 +168,34 @@ def test_not_enough_in_the_account_declines_and_changes_nothing(desk: Desk) -> N
     assert sale.status == "failed" and "insufficient balance" in (sale.reason or "")
     assert card.committed() == before
     assert desk.counter.receipt(sale.receipt_no).status == "failed"
+
+
+def test_no_refund_onto_a_hotlisted_card(desk: Desk) -> None:
+    from terminal.hotlist import Hotlist
+
+    card, _, _, sale = sell(desk, "zhang-wei")
+    desk.login("sup1")
+    desk.counter.hotlist = Hotlist.of(["A00000001"])
+    with pytest.raises(Exception, match="on the hotlist"):
+        desk.counter.refund(sale.receipt_no, manager=card.manager, pin=PIN)
+
+
+def test_a_cash_refund_needs_the_cash_in_the_drawer(desk: Desk) -> None:
+    from terminal.ledger import NegativeBalance
+
+    card, _, draft, sale = sell(desk, "zhao-min", CHRONIC)
+    cash = draft.settlement.cash_fen
+    assert sale.committed and cash > 0
+    ledger = desk.counter.ledger
+    taken = ledger.begin_intent(kind="float_out", amount_fen=cash, card_serial=None, operator="sup1",
+                                business_day="2025-03-01", postings=accounts.float_out(cash))
+    ledger.commit_intent(taken.intent_id)
+    desk.login("sup1")
+    before = card.committed()
+    with pytest.raises(NegativeBalance):
+        desk.counter.refund(sale.receipt_no, manager=card.manager, pin=PIN)
+    assert card.committed() == before  # refused before the CREDIT: nothing moved
+    back = ledger.begin_intent(kind="float_in", amount_fen=cash, card_serial=None, operator="sup1",
+                               business_day="2025-03-01", postings=accounts.float_in(cash))
+    ledger.commit_intent(back.intent_id)
+    assert desk.counter.refund(sale.receipt_no, manager=card.manager, pin=PIN).committed
