@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from typing import Any
 
@@ -52,14 +50,16 @@ def cli(ctx: click.Context, verbose: int) -> None:
 def _register() -> None:
     from terminal.cli.apdu import apdu, readers
     from terminal.cli.card import card
+    from terminal.cli.clearing import clearing, fleet, sync
+    from terminal.cli.counter import counter
     from terminal.cli.identity import hotlist, qr
+    from terminal.cli.ledger import ledger
+    from terminal.cli.purse import purse
     from terminal.cli.trace import trace
+    from terminal.cli.transit import transit, validator
 
-    for command in (card, apdu, readers, trace, qr, hotlist):
+    for command in (card, apdu, readers, trace, qr, hotlist, purse, ledger, counter, validator, transit, sync, clearing, fleet):
         cli.add_command(command)
-    for module, name in (("terminal.cli.ledger", "ledger"), ("terminal.cli.purse", "purse")):
-        if importlib.util.find_spec(module) is not None:  # groups of parts built in later issues
-            cli.add_command(getattr(importlib.import_module(module), name))
 
 
 _register()
