@@ -154,13 +154,8 @@ def _ingest(db: Database, verifier: TacVerifier, terminal_id: str, placed: list[
     # card transactions already cleared (by any terminal): quarantined, never settled twice
     keys = list(batch_keys)
     cleared: dict[tuple[str, int, int], tuple[str, int]] = {}
-    for chunk in _chunks(keys, 200):
-        values = ", ".join("(?, ?, ?)" for _ in chunk)
-        for serial, counter, ttype, term, seq in db.query(
-            "SELECT card_serial, card_counter, txn_type, terminal_id, seq FROM txns WHERE status = 'valid'"
-            f" AND card_counter IS NOT NULL AND (card_serial, card_counter, txn_type) IN (VALUES {values})",
-            [v for k in chunk for v in k],
-        ):
+    for chunk in _chunks(keys, 100):
+        for serial, counter, ttype, term, seq in db.query(_cleared_sql(db.dialect, len(chunk)), [v for k in chunk for v in k]):
             cleared[(serial, counter, ttype)] = (term, seq)
     for record, row in candidates:
         key = (record.card_serial, record.card_counter, record.txn_type)
@@ -187,6 +182,16 @@ def _ingest(db: Database, verifier: TacVerifier, terminal_id: str, placed: list[
                (result.new, result.duplicates, len(result.quarantined), len(result.conflicts), result.cursor,
                 result.batch_id))
     return result
+
+
+def _cleared_sql(dialect: str, n: int) -> str:
+    """Valid transactions with one of `n` natural keys. PostgreSQL takes a row-value IN list; SQLite plans that
+    as an index scan, so it gets a UNION ALL of point lookups on the partial unique index."""
+    head = ("SELECT card_serial, card_counter, txn_type, terminal_id, seq FROM txns WHERE status = 'valid'"
+            " AND card_counter IS NOT NULL")
+    if dialect == "postgres":
+        return f"{head} AND (card_serial, card_counter, txn_type) IN (VALUES {', '.join(['(?, ?, ?)'] * n)})"
+    return " UNION ALL ".join([f"{head} AND card_serial = ? AND card_counter = ? AND txn_type = ?"] * n)
 
 
 def _advance(db: Database, terminal_id: str, cursor: int, batch_links: dict[int, int]) -> int:
