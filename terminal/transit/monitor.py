@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -93,6 +94,29 @@ class _Quiet:
         log.debug("pyscard card monitor", exc_info=True)
 
 
+def _release(thread: Any) -> None:
+    """Release the dead monitor's PC/SC context now (its handle died with pcscd), instead of letting its
+    destructor raise later."""
+    request = getattr(getattr(thread, "cardrequest", None), "pcsccardrequest", None)
+    if request is not None:
+        try:
+            request.release()
+        except Exception:
+            request.hcontext = None
+
+
+def _forget_monitor_context() -> None:
+    """At exit: pcscd may be gone already, so the monitor's context must not be released by its destructor."""
+    try:
+        from smartcard.CardMonitoring import CardMonitoringThread
+    except ImportError:
+        return
+    thread = CardMonitoringThread.instance
+    request = getattr(getattr(thread, "cardrequest", None), "pcsccardrequest", None)
+    if request is not None:
+        request.hcontext = None
+
+
 class _Observer:
     def __init__(self, events: queue.Queue[tuple[str, str]]) -> None:
         self.events = events
@@ -153,10 +177,12 @@ class PcscTapSource:
         with CardMonitoringThread.lock:
             thread = CardMonitoringThread.instance
             if thread is not None and not thread.is_alive():
+                _release(thread)
                 CardMonitoringThread.instance = None  # pyscard's thread ended with pcscd: forget it
                 CardMonitor.instance = None
-        if self._observer is None:
-            self.restarts += 1
+        self.restarts += 1
+        if self.restarts == 1:
+            atexit.register(_forget_monitor_context)
         self._observer = _Observer(self._events)
         CardMonitor().addObserver(self._observer)  # replays the cards present now as "added"
         return True
