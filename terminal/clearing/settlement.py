@@ -84,7 +84,7 @@ class SettlementRun:
 
 
 _LINES_SQL = (
-    "SELECT t.business_day, COALESCE(m.merchant_id, '?'), t.terminal_id, p.account, COUNT(DISTINCT t.seq),"
+    "SELECT t.business_day, COALESCE(m.merchant_id, 'unregistered'), t.terminal_id, p.account, COUNT(DISTINCT t.seq),"
     " SUM(CASE WHEN p.amount_fen > 0 THEN p.amount_fen ELSE 0 END),"
     " SUM(CASE WHEN p.amount_fen < 0 THEN -p.amount_fen ELSE 0 END), SUM(p.amount_fen)"
     " FROM txns t JOIN postings p ON p.terminal_id = t.terminal_id AND p.seq = t.seq"
