@@ -57,10 +57,10 @@ def bcd_datetime(when: datetime) -> bytes:
 def parse_bcd_datetime(raw: bytes) -> datetime | None:
     """7 bytes BCD → datetime; None for all zeros or anything that is not a valid time."""
     text = raw.hex()
-    if not text.isdigit() or int(text) == 0:
+    if len(text) != 14 or not text.isdigit() or int(text) == 0:
         return None
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S")
+        return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:]))
     except ValueError:
         return None
 

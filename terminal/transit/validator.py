@@ -211,7 +211,8 @@ class Validator:
         outcome = replace(outcome, duration_ms=(time.perf_counter() - started) * 1000)
         if outcome.card_serial and outcome.status is TapStatus.APPROVED:
             self._remember(outcome)
-        log.info("%s", outcome.line())
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s", outcome.line())
         return outcome
 
     def _tap(self, now: datetime) -> TapOutcome:
