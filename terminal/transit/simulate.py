@@ -160,6 +160,7 @@ def simulate(
     host = LoadHost(masters)
     with Ledger.open(ledger_path, terminal_id=TERMINAL_ID.hex().upper()) as ledger:
         validators: dict[tuple[Mode, str], Validator] = {}
+        before = _totals(ledger)
 
         def validator(mode: Mode, station: str) -> Validator:
             key = (mode, station)
@@ -207,13 +208,20 @@ def simulate(
                 _count(summary, again, False)
                 if on_tap is not None:
                     on_tap(again)
-        balances = ledger.balances()
-        summary.revenue = balances["purse_float"].balance_fen
-        summary.subsidy = sum(balances[a].balance_fen for a in ("subsidy_payable", "subsidy_receivable") if a in balances)
+        after = _totals(ledger)
+        summary.revenue = after[0] - before[0]
+        summary.subsidy = after[1] - before[1]
         summary.pending_left = len(ledger.pending_intents())
         summary.ledger_ok = ledger.verify(quick=True).ok
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _totals(ledger: Ledger) -> tuple[int, int]:
+    """(fen owed by the purse issuer, fen of concessions) in the ledger so far."""
+    b = ledger.balances()
+    subsidy = sum(b[a].balance_fen for a in ("subsidy_payable", "subsidy_receivable") if a in b)
+    return b["purse_float"].balance_fen, subsidy
 
 
 def _count(summary: Summary, outcome: TapOutcome, torn: bool) -> None:

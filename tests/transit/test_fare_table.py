@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from terminal.transit.engine import FareBreakdown
-from tests.transit.engine_helpers import DAY, TABLES, Rider, at, born_aged
+from tests.transit.engine_helpers import TABLES, Rider, at, born_aged
 
 ADULT = {"category": "adult", "birth_date": born_aged(40)}
 STUDENT = {"category": "student", "birth_date": born_aged(16)}

@@ -8,7 +8,7 @@ from applets.purse.layout import TripRecord, TripState
 from terminal.ledger import Posting
 from terminal.transit.card import TransitState
 from terminal.transit.outcome import TapStatus
-from tests.transit.helpers import Rig, card_state, listed, new_card
+from tests.transit.helpers import Rig, card_state, new_card
 
 
 def _transactions(rig: Rig) -> list[tuple[str, int, str | None]]:
@@ -128,11 +128,22 @@ def test_low_balance_warning(rig: Rig) -> None:
     assert out.status is TapStatus.APPROVED and out.balance == 400 and out.low_balance and "LOW BALANCE" in out.line()
 
 
-def test_hotlist_refuses_every_listed_card_offline_and_blocks_it(rig: Rig) -> None:
+def test_hotlist_refuses_every_listed_card_offline_and_blocks_it(rig: Rig, tmp_path) -> None:
+    import time
+
+    from terminal.hotlist import install, record_key
+    from terminal.transit.validator import HotlistFile
+
     serials = [f"31000000{i:08d}" for i in range(1, 41)]
     cards = {s: new_card("zhang-wei", ep=5_000, serial=s) for s in serials}
     black = set(serials[::2])
-    rig.hotlist = listed(*black, filler=100_000)
+    others = (b"S" + (0x7700000000000000 + 3 * i).to_bytes(8, "big") + b"\x00" for i in range(1_000_000 - len(black)))
+    install(tmp_path / "hotlist.ykthl", 7, [*(record_key(s) for s in black), *others], created=0)
+    rig.hotlist = HotlistFile(tmp_path / "hotlist.ykthl")
+    assert len(rig.hotlist.current()) == 1_000_000
+    t0 = time.perf_counter()
+    assert all(rig.hotlist.current().contains(s) == (s in black) for s in serials)
+    assert (time.perf_counter() - t0) / len(serials) < 0.001  # ≤ 1 ms a lookup at 1,000,000 entries
     results = {s: rig.tap(cards[s], "bus", "71") for s in serials}
     for s, out in results.items():
         if s in black:
