@@ -270,7 +270,10 @@ def run(validator: Any, source: TapSource, emit: Callable[[TapOutcome], None], s
             if source.exhausted:
                 break
             continue
-        emit(validator.process_tap())
+        try:
+            emit(validator.process_tap())
+        except Exception:  # a bug must not stop a validator in the field: logged, and the next card is served
+            log.exception("tap failed")
         taps += 1
         while not stop.is_set() and not source.wait_for_removal(min(removal_timeout, 0.5)):
             pass

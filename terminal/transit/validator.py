@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -208,6 +209,9 @@ class Validator:
             outcome = self._outcome(TapStatus.DECLINED, now, reason=str(e))
         except LedgerError as e:
             outcome = self._outcome(TapStatus.DECLINED, now, reason=f"ledger refused: {e}")
+        except (sqlite3.Error, OSError) as e:  # the ledger's disk: nothing was charged before its intent
+            log.error("ledger unavailable: %s", e)
+            outcome = self._outcome(TapStatus.DECLINED, now, reason=f"ledger unavailable, nothing charged: {e}")
         outcome = replace(outcome, duration_ms=(time.perf_counter() - started) * 1000)
         if outcome.card_serial and outcome.status is TapStatus.APPROVED:
             self._remember(outcome)
