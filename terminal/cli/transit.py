@@ -110,7 +110,14 @@ def validator(mode: str, station: str, reader_name: str | None, cards: tuple[str
         selector: str | int = int(reader_name) if reader_name.isdigit() else reader_name
         source = PcscTapSource(selector, trace=trace)
     else:
-        source = EmulatedTapSource([open_card_image(resolve_card(c)) for c in cards], rounds=rounds)
+        opened: dict[Path, Any] = {}  # one card object per image: a card named twice is the same card
+        presented = []
+        for c in cards:
+            path = resolve_card(c).resolve()
+            if path not in opened:
+                opened[path] = open_card_image(path)
+            presented.append(opened[path])
+        source = EmulatedTapSource(presented, rounds=rounds)
         source.reader.trace = trace
     try:
         with connected_psam(psam_reader, psam_image) as psam, open_ledger(db_path, psam) as ledger:

@@ -1,0 +1,1 @@
+"""Transit and venue validators: fare data, the pure fare engine, the validator, venue passes (docs/transit.md)."""

@@ -18,7 +18,6 @@ from applets.purse.personalize import PurseMasterKeys, personalize_psam
 from reader.card_file import TearingStorage
 from reader.emulated import EmulatedReader
 from terminal.datafiles import data_dir
-from terminal.hotlist import Hotlist
 from terminal.issuer import issue_image, load_test_keys, profile_from_dict
 from terminal.ledger import Ledger
 from terminal.purse import LoadHost
@@ -115,9 +114,3 @@ class Rig:
 
     def close(self) -> None:
         self.ledger.close()
-
-
-def listed(*serials: str, filler: int = 0, version: int = 1) -> Hotlist:
-    """A hotlist of `serials` plus `filler` other serials."""
-    others = (f"{0x7700000000000000 + i:016X}" for i in range(filler))
-    return Hotlist.of([*serials, *others], version=version)
