@@ -120,10 +120,15 @@ def through_pcscd(n: int, folder: Path) -> dict[str, Any]:
                     psam_reader.connect()
                     try:
                         result = taps(card_reader, psam_reader, folder, n)
+                        shm = Path("/dev/shm")
+                        if shm.is_dir():
+                            with tempfile.TemporaryDirectory(prefix="ykt-bench-transit-", dir=shm) as tmp:
+                                result["ledger_on_tmpfs"] = taps(card_reader, psam_reader, Path(tmp), n)
                     finally:
                         card_reader.disconnect()
                         psam_reader.disconnect()
-                    return {"what": "bus tap through pyscard → pcscd → vpcd (card slot 0, PSAM slot 1), durable ledger",
+                    return {"what": "bus tap through pyscard → pcscd → vpcd (card slot 0, PSAM slot 1), durable ledger; "
+                                    "ledger_on_tmpfs: the same without fsync (the PC/SC and CPU share)",
                             "target_p99_us": TARGET_TAP_P99_US, **result, "pcscd_started": service.started}
             finally:
                 service.stop()
