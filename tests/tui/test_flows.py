@@ -9,7 +9,7 @@ from terminal.tui.screens.counter import CounterScreen
 from terminal.tui.screens.login import LoginScreen
 from terminal.tui.screens.pin import PinScreen
 from terminal.tui.settings import load_settings
-from tests.tui.conftest import NOW, SIZE, insert, make_app, run, settle, sign_in, text_of
+from tests.tui.conftest import enter_pin, type_in, NOW, SIZE, insert, make_app, run, settle, sign_in, text_of
 
 
 def test_sign_in_opens_the_counter() -> None:
@@ -78,7 +78,7 @@ def test_identity_with_pin_wrong_then_right() -> None:
             assert isinstance(app.screen, PinScreen)
             assert "2 tries left" in text_of(app, "#tries")
             assert "Wrong PIN" in text_of(app, "#message")
-            await pilot.press(*"123456", "enter")
+            await enter_pin(pilot)
             await settle(pilot)
             assert isinstance(app.screen, CounterScreen)
             identity = text_of(app, "#identity")
@@ -95,7 +95,7 @@ def test_blocked_pin_card_is_refused_in_the_screen() -> None:
             await sign_in(pilot)
             await insert(pilot, "liu-yang")
             await pilot.press("f2")
-            await pilot.press(*"123456", "enter")
+            await enter_pin(pilot)
             await settle(pilot)
             assert isinstance(app.screen, CounterScreen)
             assert "Refused" in text_of(app, "#message")
@@ -164,7 +164,8 @@ def test_trace_panel_shows_masked_exchanges_and_saves(ykt_home: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await sign_in(pilot)
             await insert(pilot, "zhang-wei")
-            await pilot.press("f2", *"123456", "enter")
+            await pilot.press("f2")
+            await enter_pin(pilot)
             await settle(pilot)
             await pilot.press("ctrl+t")
             await pilot.pause(0.3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from reader.emulated import Faults
-from tests.tui.conftest import SIZE, insert, make_app, run, settle, sign_in
+from tests.tui.conftest import enter_pin, type_in, SIZE, insert, make_app, run, settle, sign_in
 
 
 def test_cold_start_to_the_first_usable_screen_is_within_target() -> None:
@@ -24,7 +24,8 @@ def test_typing_goes_on_while_a_slow_card_is_read() -> None:
             await sign_in(pilot)
             await insert(pilot, "zhang-wei")
             app.session.slot.set_faults(Faults(latency_s=0.05))  # ≈ 40 APDUs: 2 s of card work
-            await pilot.press("f2", *"123456", "enter")
+            await pilot.press("f2")
+            await enter_pin(pilot)
             started = time.monotonic()
             await pilot.press("f5", *"blg")
             await pilot.pause()

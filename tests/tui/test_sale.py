@@ -9,14 +9,16 @@ from typing import Any
 from terminal.tui.screens.counter import CounterScreen
 from terminal.tui.screens.pin import PinScreen
 from terminal.tui.screens.receipt import ReceiptScreen
-from tests.tui.conftest import SIZE, insert, make_app, run, settle, sign_in, text_of
+from tests.tui.conftest import enter_pin, type_in, SIZE, insert, make_app, run, settle, sign_in, text_of
 
 
 async def identified_cart(pilot: Any, card: str = "zhang-wei") -> None:
     await insert(pilot, card)
-    await pilot.press("f2", *"123456", "enter")
+    await pilot.press("f2")
+    await enter_pin(pilot)
     await settle(pilot)
-    await pilot.press("f5", *"amx", "enter", *"blg", "enter")
+    await type_in(pilot, "#search", "amx")
+    await type_in(pilot, "#search", "blg")
     await pilot.press("f6")
     await settle(pilot)
 
@@ -25,7 +27,7 @@ async def pay(pilot: Any, pin: str = "123456") -> None:
     await pilot.press("f7")
     await pilot.pause()
     assert isinstance(pilot.app.screen, PinScreen)
-    await pilot.press(*pin, "enter")
+    await enter_pin(pilot, pin)
     await settle(pilot)
 
 
@@ -91,7 +93,8 @@ def test_card_pulled_mid_payment_shows_pending_then_recovery() -> None:
             assert "PENDING" in message
             # The holder presents the card again: the identity check resolves the pending payment first.
             await insert(pilot, "zhang-wei")
-            await pilot.press("f2", *"123456", "enter")
+            await pilot.press("f2")
+            await enter_pin(pilot)
             await settle(pilot)
             message = text_of(app, "#message")
             assert "Recovery" in message and "went through" in message
@@ -119,7 +122,7 @@ def test_refund_by_the_supervisor() -> None:
             await pilot.press("f10")
             await pilot.pause()
             assert isinstance(app.screen, PinScreen)
-            await pilot.press(*"123456", "enter")
+            await enter_pin(pilot)
             await settle(pilot)
             assert "Refunded" in text_of(app, "#message")
 
@@ -139,7 +142,8 @@ def test_cashier_may_not_refund() -> None:
             app.screen.query_one("#receipt").value = number
             await pilot.press("enter")
             await settle(pilot)
-            await pilot.press("f10", *"123456", "enter")
+            await pilot.press("f10")
+            await enter_pin(pilot)
             await settle(pilot)
             assert "supervisor" in text_of(app, "#message")
 
