@@ -18,7 +18,6 @@ from typing import Any
 
 import click
 
-from terminal.cli.main import USER_ERRORS, YktGroup
 from terminal.cli.options import ask_pin, connected_reader, reader_options
 from terminal.cli.purse import connected_psam, demo_psam_path, psam_options
 from terminal.counter import Counter, Draft, Receipt, Role
@@ -32,12 +31,14 @@ from terminal.purse import Psam
 Callback = Callable[..., Any]
 
 
-class CounterGroup(YktGroup):
-    """As `ykt`'s group, and medical and ledger refusals are one line too (when run on its own as well)."""
+class CounterGroup(click.Group):
+    """As `ykt`'s group (user errors as one line), and medical and ledger refusals too, also when run on its own."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from terminal.cli.main import USER_ERRORS  # late: terminal.cli.main registers this group when imported
+
         try:
-            return click.Group.invoke(self, ctx)
+            return super().invoke(ctx)
         except (*USER_ERRORS, MedicalError, LedgerError) as e:
             raise click.ClickException(str(e) or type(e).__name__) from None
         except KeyboardInterrupt:
