@@ -64,6 +64,7 @@ _EXTRA_ACCOUNTS = (
     (MEMO_ACCOUNT, "Zero-value transit and venue taps (memo lines that cancel)", "asset", True),
     (SUBSIDY_RECEIVABLE, "Concession fares owed by the subsidy programme (no advance left)", "asset", False),
 )
+RECOVERY_WINDOW = timedelta(minutes=5)  # a torn tap recovered as done within this, here: the same tap
 _TRIP_OF_MODE = {Mode.BUS: TRIP_SINGLE, Mode.METRO_ENTRY: TRIP_ENTRY, Mode.METRO_EXIT: TRIP_EXIT}
 
 
@@ -258,7 +259,7 @@ class Validator:
         updates = [CappUpdate(SFI_CAPP, TRANSIT_CAPP_RECORD, decision.new_state.to_bytes())]  # type: ignore[union-attr]
         updates += [CappUpdate(SFI_TRIP, 0, trip.to_bytes()) for trip in decision.trips]
         kind = "transit_entry" if self.mode is Mode.METRO_ENTRY else "transit_fare"
-        booked = self._purchase(decision.fare, updates, kind, self._details(decision))
+        booked = self._purchase(decision.fare, updates, kind, self._details(decision, now))
         return self._result(booked, decision, view.balance, now, serial, recovered)
 
     # ---------------------------------------------------------------- steps
@@ -307,7 +308,7 @@ class Validator:
         messages = tuple(f"{o.result}: {o.message}" for o in outcomes)
         still = any(o.result == "pending" for o in outcomes)
         for o in outcomes:
-            if o.result == "committed":
+            if o.result == "committed" and self._same_tap(o.intent.details, now):
                 details = o.intent.details
                 paid = int(details.get("fare", {}).get("amount", o.intent.amount_fen)) if isinstance(details.get("fare"), dict) else o.intent.amount_fen
                 return self._outcome(
@@ -317,6 +318,17 @@ class Validator:
                     concession_label=details.get("concession_label") if isinstance(details.get("concession_label"), str) else None,
                 ), messages, still
         return None, messages, still
+
+    def _same_tap(self, details: dict[str, Any], now: datetime) -> bool:
+        """Was the torn tap made here, a moment ago? Then presenting the card again is the same tap (already
+        paid); a tap torn elsewhere or long ago is only booked, and this tap goes on."""
+        if details.get("mode") != self.mode.value or details.get("validator") != self.station:
+            return False
+        try:
+            at = datetime.fromisoformat(str(details.get("at")))
+        except ValueError:
+            return False
+        return timedelta(0) <= now - at <= RECOVERY_WINDOW
 
     def _refuse_listed(self, now: datetime, app_serial: bytes, serial: str) -> TapOutcome:
         blocked = False
@@ -345,7 +357,7 @@ class Validator:
             self._book_refusal(serial, decision.reason or "refused", 0, now, kind="venue_refusal")
             return self._outcome(TapStatus.DECLINED, now, serial, reason=decision.reason, pass_label=label, recovered=recovered)
         update = CappUpdate(SFI_CAPP, VENUE_RECORD, decision.new_record.to_bytes())  # type: ignore[union-attr]
-        details = {"mode": self.mode.value, "station": self.station, "pass": decision.pass_type.id}  # type: ignore[union-attr]
+        details = {**self._validator_details(now), "pass": decision.pass_type.id}  # type: ignore[union-attr]
         booked = self._purchase(FareBreakdown(), [update], "venue_entry", details)
         out = self._booked_outcome(booked, now, serial, None, recovered)
         return replace(out, pass_label=label, entries_left=decision.entries_left,
@@ -393,10 +405,14 @@ class Validator:
         except PendingIntentExists:
             log.info("card %s has a pending intent: refusal not booked", serial)
 
-    @staticmethod
-    def _details(decision: Decision) -> dict[str, Any]:
+    def _validator_details(self, now: datetime) -> dict[str, Any]:
+        """Which validator, when: recovery at a later tap recognises its own torn tap by these."""
+        return {"mode": self.mode.value, "validator": self.station, "at": now.isoformat(timespec="seconds")}
+
+    def _details(self, decision: Decision, now: datetime) -> dict[str, Any]:
         fare = decision.fare
         out: dict[str, Any] = {
+            **self._validator_details(now),
             "fare": {"base": fare.base, "transfer": fare.transfer, "concession": fare.concession, "volume": fare.volume,
                      "cap": fare.cap, "charged": fare.charged, "penalty": fare.penalty, "amount": fare.amount},
             "station": decision.station, "notes": list(decision.notes)[:8],

@@ -239,3 +239,24 @@ def test_outcome_line_and_dict(rig: Rig) -> None:
     d = out.to_dict()
     assert d["status"] == "approved" and d["fare"]["concession"] == 100 and d["concession"] == "student"
     assert timedelta(0) <= timedelta(milliseconds=d["duration_ms"]) < timedelta(seconds=5)
+
+
+def test_a_tap_torn_elsewhere_is_booked_and_this_tap_goes_on(rig: Rig) -> None:
+    card = new_card("zhang-wei", ep=5_000)
+    storage = card.storage
+    storage.tear_at_save, storage.after_write = storage.saves + 1, True
+    assert rig.tap(card, "bus", "71").status is TapStatus.PENDING
+    storage.tear_at_save = None
+    rig.advance(minutes=20)
+    entry = rig.tap(card, "metro-entry", "xinzhuang")  # the bus ride went through; the entry is a new tap
+    assert entry.status is TapStatus.APPROVED and entry.recovered and entry.recovered[0].startswith("committed")
+    assert TransitState.from_bytes(card_state(card)["capp"][1]).open
+    assert [k for k, _, _ in _transactions(rig)] == ["transit_fare", "transit_entry"]
+    # torn at the same bus, back after the recovery window: booked, and this is a new ride
+    storage.tear_at_save, storage.after_write = storage.saves + 1, True
+    rig.advance(hours=5)
+    rig.tap(card, "bus", "71")
+    storage.tear_at_save = None
+    rig.advance(minutes=6)
+    again = rig.tap(card, "bus", "71")
+    assert again.status is TapStatus.APPROVED and again.recovered
