@@ -190,6 +190,9 @@ def test_settings_switch_language_and_large_mode_persist(ykt_home: Path) -> None
         app = make_app(language=None)
         async with app.run_test(size=SIZE) as pilot:
             await sign_in(pilot)
+            await insert(pilot, "zhang-wei")
+            await type_in(pilot, "#search", "amx")
+            assert "柜台" in text_of(app, "TitleBar")  # the default language
             await pilot.press("f9")
             await pilot.pause()
             app.screen.query_one("#lang-en").value = True
@@ -203,6 +206,9 @@ def test_settings_switch_language_and_large_mode_persist(ykt_home: Path) -> None
             await pilot.pause()
             assert isinstance(app.screen, CounterScreen)
             assert "Counter" in text_of(app, "TitleBar")
+            assert "Card" in text_of(app, "CardStatusBar") and "张*" in text_of(app, "CardStatusBar")
+            cart = app.screen.query_one("#cart")
+            assert cart.row_count == 2 and cart.get_row_at(0)[1] == "阿莫西林胶囊"  # the cart survived
         saved = load_settings(ykt_home)
         assert saved.language == "en" and saved.large
 

@@ -52,6 +52,10 @@ class Translated:
 
     async def relabel(self) -> None:
         await self.recompose()  # type: ignore[attr-defined]
+        self.refill()
+
+    def refill(self) -> None:
+        """Put the screen's state back into freshly composed widgets (tables, lists)."""
 
     def show_message(self, text: str, *, error: bool = False, target: str = "#message") -> None:
         try:

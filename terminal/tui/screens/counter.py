@@ -87,10 +87,7 @@ class CounterScreen(YktScreen):
         if session.notice:
             self.show_message(self.t(session.notice))
             session.notice = None
-        self._fill_cards()
-        self._fill_cart()
-        self._fill_results()
-        self.query_one(CardStatusBar).summary = self.app.session.card  # type: ignore[attr-defined]
+        self.refill()
         first = "#cards" if self.query("#cards") else "#search"
         self.query_one(first).focus()
         options = self.app.options  # type: ignore[attr-defined]
@@ -98,6 +95,15 @@ class CounterScreen(YktScreen):
             self.insert_card(options.card)
         elif not isinstance(self.app.session.slot, EmulatedSlot):  # type: ignore[attr-defined]
             self.watch_pcsc_card()
+
+    def refill(self) -> None:
+        self.query_one("#progress", ProgressBar).display = False
+        self._fill_cards()
+        self._fill_cart()
+        self._fill_results()
+        bar = self.query_one(CardStatusBar)
+        bar.summary = self.app.session.card  # type: ignore[attr-defined]
+        bar.state = "present" if bar.summary is not None else "empty"
 
     def _fill_cards(self) -> None:
         session = self.app.session  # type: ignore[attr-defined]

@@ -52,6 +52,9 @@ class DayCloseScreen(YktScreen):
         yield Static("", id="message", classes="message")
         yield KeyBar()
 
+    def refill(self) -> None:
+        self._fill_operators()
+
     def on_mount(self) -> None:
         self._fill_operators()
         if self.result is None:
