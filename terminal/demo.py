@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from reader.card_file import save_new_image
+from terminal.errors import ProfileError
 from terminal.issuer import demo_profile_paths, issue_image, load_profile, load_test_keys
 from terminal.paths import default_home
+
+
+DEMO_PSAM = "psam"  # the demo PSAM image: cards/psam.card.json in the terminal's home
 
 
 def cards_dir(home: Path | None = None) -> Path:
@@ -27,6 +32,20 @@ def ensure_demo_cards(home: Path | None = None) -> list[Path]:
             save_new_image(image, issue_image(load_profile(profile_path), keys))
         out.append(image)
     return out
+
+
+def demo_psam_path(home: Path | None = None) -> Path:
+    """The demo PSAM image in the terminal's home, issued with the TEST purchase masters on first use."""
+    path = cards_dir(home) / f"{DEMO_PSAM}.card.json"
+    if not path.exists():
+        from applets.purse.personalize import PurseMasterKeys, personalize_psam
+
+        masters = PurseMasterKeys.from_extra(load_test_keys().extra)
+        if masters is None:
+            raise ProfileError("the TEST key file has no purse master keys")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_new_image(path, personalize_psam(masters.purchase, os.urandom))
+    return path
 
 
 def resolve_card(name_or_path: str, home: Path | None = None) -> Path:

@@ -19,7 +19,8 @@ from typing import Any
 import click
 
 from terminal.cli.options import ask_pin, connected_reader, reader_options
-from terminal.cli.purse import connected_psam, demo_psam_path, psam_options
+from terminal.cli.purse import connected_psam, psam_options
+from terminal.demo import demo_psam_path
 from terminal.counter import Counter, Draft, Receipt, Role
 from terminal.counter.counter import DEFAULT_REGION
 from terminal.ledger import LedgerError

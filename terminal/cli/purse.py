@@ -17,12 +17,11 @@ from reader.card_file import save_new_image
 from terminal.booking import Booked
 from terminal.cli.books import booking_options, ledger_json, ledger_line, purse_books
 from terminal.cli.options import ask_pin, connected_reader, reader_options
-from terminal.demo import cards_dir
+from terminal.demo import demo_psam_path
 from terminal.ledger import Posting
 from terminal.ledger import accounts as chart
 from terminal.purse import Attempt, LoadHost, Outcome, PurseManager, PurseResult
 
-DEMO_PSAM = "psam"
 
 
 def parse_amount(text: str) -> int:
@@ -42,20 +41,6 @@ def yuan(fen: int | None) -> str:
         return "?"
     sign = "-" if fen < 0 else ""
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
-
-def demo_psam_path(home: Path | None = None) -> Path:
-    """The demo PSAM image in the terminal's home, issued with the TEST masters on first use."""
-    path = cards_dir(home) / f"{DEMO_PSAM}.card.json"
-    if not path.exists():
-        from applets.purse.personalize import PurseMasterKeys, personalize_psam
-        from terminal.issuer import load_test_keys
-
-        masters = PurseMasterKeys.from_extra(load_test_keys().extra)
-        if masters is None:
-            raise click.ClickException("the TEST key file has no purse master keys")
-        save_new_image(path, personalize_psam(masters.purchase, os.urandom))
-    return path
 
 
 def psam_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -21,7 +21,7 @@ def demo_psam(home: Path) -> Reader:
     as `ykt purse` does)."""
     from reader.card_file import open_card_image
     from reader.emulated import EmulatedReader
-    from terminal.cli.purse import demo_psam_path
+    from terminal.demo import demo_psam_path
 
     psam = EmulatedReader(open_card_image(demo_psam_path(home)), name="PSAM")
     psam.connect()

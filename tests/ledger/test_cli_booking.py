@@ -14,7 +14,7 @@ from reader.card_file import FileStorage, TearingStorage, open_card_image, read_
 from reader.emulated import EmulatedReader
 from terminal.booking import PurseBooks
 from terminal.cli.main import cli
-from terminal.cli.purse import demo_psam_path
+from terminal.demo import demo_psam_path
 from terminal.demo import resolve_card
 from terminal.ledger import Ledger
 from terminal.ledger import accounts as chart
