@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import click
@@ -36,6 +37,8 @@ class YktGroup(click.Group):
 def cli(ctx: click.Context, verbose: int) -> None:
     """yikatong (一卡通): virtual social security cards and a counter/validator terminal.
 
+    With no command, in a terminal, opens the counter app (`ykt tui`).
+
     \b
     Examples:
       ykt card list                      # the demo cards
@@ -44,7 +47,12 @@ def cli(ctx: click.Context, verbose: int) -> None:
     """
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)], format="%(levelname)s %(name)s: %(message)s")
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from terminal.tui import run_tui
+
+            run_tui()  # the main job: the counter app on the embedded default
+        else:
+            click.echo(ctx.get_help())
 
 
 def _register() -> None:
@@ -57,8 +65,9 @@ def _register() -> None:
     from terminal.cli.purse import purse
     from terminal.cli.trace import trace
     from terminal.cli.transit import transit, validator
+    from terminal.cli.tui import tui
 
-    for command in (card, apdu, readers, trace, qr, hotlist, purse, ledger, counter, validator, transit, sync, clearing, fleet):
+    for command in (card, apdu, readers, trace, qr, hotlist, purse, ledger, counter, validator, transit, sync, clearing, fleet, tui):
         cli.add_command(command)
 
 
