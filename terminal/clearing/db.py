@@ -86,6 +86,7 @@ class Database:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")  # an acknowledged batch survives power loss
                 conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache: the indexes of millions of rows
             except sqlite3.DatabaseError as exc:
                 raise StorageError(f"{path}: not a usable SQLite database ({exc})") from None
             db = cls(conn, "sqlite", text)

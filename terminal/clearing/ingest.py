@@ -130,7 +130,7 @@ def _ingest(db: Database, verifier: TacVerifier, terminal_id: str, placed: list[
     for seq in sorted(fresh):
         prev, obj, digest = fresh[seq]
         try:
-            record = parse(obj)
+            record = parse(obj, digest)
         except RecordError as exc:
             kept = salvage(obj)
             row = [terminal_id, seq, prev, *(kept.get(c) for c in _TXN_COLUMNS[3:16]),

@@ -125,8 +125,9 @@ def chain_position(obj: Any) -> tuple[int, int]:
     return seq, prev  # type: ignore[return-value]
 
 
-def parse(obj: dict[str, Any]) -> Record:
-    """Check one record and return it normalised; RecordError says what is wrong."""
+def parse(obj: dict[str, Any], digest: str | None = None) -> Record:
+    """Check one record and return it normalised; RecordError says what is wrong. `digest`: digest_of(obj)
+    when the caller has it already."""
     seq, prev = chain_position(obj)
     lines = obj.get("postings")
     if not isinstance(lines, list) or len(lines) < 2:
@@ -180,9 +181,9 @@ def parse(obj: dict[str, Any]) -> Record:
         committed_at=_text(obj, "committed_at", optional=True, max_len=40),
         postings=tuple(postings),
         row_hash=_text(obj, "row_hash", optional=True, max_len=64),
-        details=canonical(details),
+        details=canonical(details) if details else "{}",
         card=card,
-        digest=digest_of(obj),
+        digest=digest or digest_of(obj),
     )
 
 

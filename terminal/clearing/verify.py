@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
@@ -54,7 +55,7 @@ class TacVerifier:
             raise ValueError("two_level is auto, yes or no")
         self._tac_masters = dict(masters.tac)
         self.two_level = two_level
-        self._keys: OrderedDict[tuple[int, str, str, bool], bytes] = OrderedDict()
+        self._keys: OrderedDict[tuple[int, str, str, bool], tuple[bytes, Any, int]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"TacVerifier(two_level={self.two_level!r})"
@@ -69,20 +70,23 @@ class TacVerifier:
             raise ClearingError("the TEST key file has no purse master keys")
         return cls(masters, **kwargs)
 
-    def _dtk(self, alg: Algorithm, app_serial: str, issuer_code: str, two_level: bool) -> bytes:
+    def _dtk(self, alg: Algorithm, app_serial: str, issuer_code: str, two_level: bool) -> tuple[bytes, Any, int]:
+        """(DTK, the TAC cipher algorithm object under it, block size), cached per card."""
         key = (int(alg), app_serial, issuer_code, two_level)
-        dtk = self._keys.get(key)
-        if dtk is None:
+        entry = self._keys.get(key)
+        if entry is None:
             master = self._tac_masters[alg]
             factor = bytes.fromhex(app_serial)[2:]
             if two_level:
                 dtk = pboc.two_level_diversify(alg, master, bytes.fromhex(issuer_code), factor)
             else:
                 dtk = pboc.diversify(alg, master, factor)
-            self._keys[key] = dtk
+            mac_key = bytes(a ^ b for a, b in zip(dtk[:8], dtk[8:])) if alg is Algorithm.TDES else dtk
+            entry = (dtk, *_cipher(alg, mac_key))
+            self._keys[key] = entry
             if len(self._keys) > _CACHE_SIZE:
                 self._keys.popitem(last=False)
-        return dtk
+        return entry
 
     @staticmethod
     def tac_data(record: Record, terminal_id: str) -> bytes:
@@ -126,9 +130,7 @@ class TacVerifier:
         received = bytes.fromhex(record.tac)
         tries = {"auto": (False, True), "no": (False,), "yes": (True,)}[self.two_level]
         for two_level in tries:
-            dtk = self._dtk(alg, card.app_serial, card.issuer_code, two_level)
-            key = bytes(a ^ b for a, b in zip(dtk[:8], dtk[8:])) if alg is Algorithm.TDES else dtk
-            algorithm, block = _cipher(alg, key)
+            _, algorithm, block = self._dtk(alg, card.app_serial, card.issuer_code, two_level)
             last = Cipher(algorithm, modes.CBC(bytes(block))).encryptor().update(padded)[-block:]
             if hmac.compare_digest(last[:4], received):
                 return None
