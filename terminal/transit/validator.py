@@ -310,12 +310,12 @@ class Validator:
         for o in outcomes:
             if o.result == "committed" and self._same_tap(o.intent.details, now):
                 details = o.intent.details
-                paid = int(details.get("fare", {}).get("amount", o.intent.amount_fen)) if isinstance(details.get("fare"), dict) else o.intent.amount_fen
+                concession = details.get("concession") if isinstance(details.get("concession"), str) else None
+                label = next((c.label for c in self.tables.concessions if c.id == concession), None)
                 return self._outcome(
                     TapStatus.ALREADY_PAID, now, serial, amount=0, reason="already paid (the torn tap went through)",
-                    txn_id=o.txn_id, intent_id=o.intent.intent_id, recovered=messages, extra={"paid": paid},
-                    concession=details.get("concession") if isinstance(details.get("concession"), str) else None,
-                    concession_label=details.get("concession_label") if isinstance(details.get("concession_label"), str) else None,
+                    txn_id=o.txn_id, intent_id=o.intent.intent_id, recovered=messages,
+                    extra={"paid": o.intent.amount_fen}, concession=concession, concession_label=label,
                 ), messages, still
         return None, messages, still
 
@@ -410,18 +410,15 @@ class Validator:
         return {"mode": self.mode.value, "validator": self.station, "at": now.isoformat(timespec="seconds")}
 
     def _details(self, decision: Decision, now: datetime) -> dict[str, Any]:
-        fare = decision.fare
-        out: dict[str, Any] = {
-            **self._validator_details(now),
-            "fare": {"base": fare.base, "transfer": fare.transfer, "concession": fare.concession, "volume": fare.volume,
-                     "cap": fare.cap, "charged": fare.charged, "penalty": fare.penalty, "amount": fare.amount},
-            "station": decision.station, "notes": list(decision.notes)[:8],
-        }
+        """The intent's details (kept small: the ledger checks every key): the validator, the fare breakdown
+        as [base, transfer, concession, volume, cap, charged, penalty] in fen, the concession id, the entry
+        station code and the distance of a metro exit."""
+        f = decision.fare
+        out: dict[str, Any] = {**self._validator_details(now),
+                               "fare": [f.base, f.transfer, f.concession, f.volume, f.cap, f.charged, f.penalty]}
         if decision.concession is not None:
             out["concession"] = decision.concession.id
-            out["concession_label"] = decision.concession.label
-        if decision.entry_station is not None:
-            out["entry_station"] = decision.entry_station
+        if decision.distance_m is not None:
             out["distance_m"] = decision.distance_m
         return out
 
