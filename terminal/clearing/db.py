@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,12 @@ class Database:
 
     # ---------------------------------------------------------------- opening
     @classmethod
-    def open(cls, url: str | Path, *, create: bool = True) -> Database:
-        """Open (and with `create`, create the schema of) the database at `url`."""
+    def open(cls, url: str | Path, *, create: bool = True,
+             schema: Callable[..., None] | None = None) -> Database:
+        """Open (and with `create`, create the schema of) the database at `url`.
+
+        `schema(db, create=…)` creates or checks the tables (default: the clearing schema); another service
+        on the same storage layer (the insurance centre, terminal/centre) passes its own."""
         from .schema import ensure_schema
 
         text = str(url)
@@ -91,7 +95,7 @@ class Database:
                 raise StorageError(f"{path}: not a usable SQLite database ({exc})") from None
             db = cls(conn, "sqlite", text)
         try:
-            ensure_schema(db, create=create)
+            (schema or ensure_schema)(db, create=create)
         except BaseException:
             db.close()
             raise
