@@ -123,20 +123,45 @@ class _Observer:
 
     def update(self, observable: object, handlers: tuple[list[Any], list[Any]]) -> None:
         added, removed = handlers
+        log.debug("card monitor: added %s, removed %s", [str(c.reader) for c in added], [str(c.reader) for c in removed])
         for card in removed:
             self.events.put(("removed", str(card.reader)))
         for card in added:
             self.events.put(("added", str(card.reader)))
 
 
+POLL_S = 0.25
+
+
+def _leaving_reader(selector: str | int, trace: Any) -> Reader:
+    """A `PcscReader` whose disconnect leaves the card powered (SCARD_LEAVE_CARD). Asked to power down a card
+    that already left — pulled mid-tap, before pcscd's presence poll (0.4 s for vpcd) noticed — pcscd's vpcd
+    driver fails and then stops reporting the next card in that slot; a validator never needs the power-down
+    (the next tap powers the card up with its own SELECT)."""
+    from smartcard import scard
+
+    from reader.pcsc import PcscReader
+
+    class LeavingReader(PcscReader):
+        def disconnect(self) -> None:
+            card, self._card = self._card, None
+            if card is not None:
+                scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
+            super().disconnect()
+
+    return LeavingReader(selector, trace=trace)
+
+
 class PcscTapSource:
-    """Taps on the PC/SC reader `selector` (a name, a unique part of one, or an index)."""
+    """Taps on the PC/SC reader `selector` (a name, a unique part of one, or an index).
+
+    Insertions come from pyscard's `CardMonitor`; while waiting, the source also asks pcscd for the reader's
+    presence state every `POLL_S` seconds, so an insertion the monitor did not report is not lost. The reader
+    disconnects without powering the card down (see `_leaving_reader`)."""
 
     def __init__(self, selector: str | int, *, trace: Any = None, retry_s: float = 0.5) -> None:
-        from reader.pcsc import PcscReader
-
         self.selector = selector
-        self.reader = PcscReader(selector, trace=trace)
+        self.reader = _leaving_reader(selector, trace)
         self.retry_s = retry_s
         self._events: queue.Queue[tuple[str, str]] = queue.Queue()
         self._observer: _Observer | None = None
@@ -199,13 +224,22 @@ class PcscTapSource:
                     return False
                 continue
             try:
-                what, name = self._events.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+                what, name = self._events.get(timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
             except queue.Empty:
+                if self._present_now():  # an insertion the monitor did not report (see PcscTapSource)
+                    return True
                 if time.monotonic() >= deadline:
                     return False
                 continue
+            log.debug("event %s %s (ours: %s)", what, name, self._ours(name))
             if what == "added" and self._ours(name):
                 return True
+
+    def _present_now(self) -> bool:
+        try:
+            return self.reader.card_present()
+        except ReaderError:
+            return False
 
     def wait_for_removal(self, timeout: float) -> bool:
         """Wait for the card to leave (pcscd's presence state, not the event queue: a card pulled mid-tap
@@ -221,6 +255,7 @@ class PcscTapSource:
             gone = True
         if gone:
             self._drain()
+        log.debug("removal: %s", "gone" if gone else "still there")
         return gone
 
     def _drain(self) -> None:
