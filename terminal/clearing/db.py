@@ -159,6 +159,23 @@ class Database:
             else:
                 self._conn.executemany(sql, rows)
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Plain INSERT of many rows (no ON CONFLICT: a constraint violation raises IntegrityError, as one
+        INSERT per row would). PostgreSQL: one COPY FROM STDIN (a bulk load, constraints and unique indexes
+        checked as for INSERT); SQLite: executemany of one prepared INSERT."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        with self._lock:
+            if self.dialect == "postgres":
+                with self._conn.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    write = copy.write_row
+                    for row in rows:
+                        write(row)
+            else:
+                self._conn.executemany(
+                    f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._lock:
             cur = self._conn.execute(self._sql(sql), tuple(params))

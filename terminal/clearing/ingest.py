@@ -38,8 +38,7 @@ _TXN_COLUMNS = (
     "issuer_code", "alg", "key_version", "balance_before", "purpose", "row_hash", "details", "digest", "status",
     "reason", "batch_id", "received_at",
 )
-_INSERT_TXN = f"INSERT INTO txns ({', '.join(_TXN_COLUMNS)}) VALUES ({', '.join('?' * len(_TXN_COLUMNS))})"
-_INSERT_POSTING = "INSERT INTO postings (terminal_id, seq, line, account, amount_fen) VALUES (?, ?, ?, ?, ?)"
+_POSTING_COLUMNS = ("terminal_id", "seq", "line", "account", "amount_fen")
 
 
 @dataclass
@@ -169,8 +168,8 @@ def _ingest(db: Database, verifier: TacVerifier, terminal_id: str, placed: list[
                             for line, (account, amount) in enumerate(record.postings, 1))
         rows.append(tuple(row))
 
-    db.executemany(_INSERT_TXN, rows)
-    db.executemany(_INSERT_POSTING, postings)
+    db.insert_rows("txns", _TXN_COLUMNS, rows)
+    db.insert_rows("postings", _POSTING_COLUMNS, postings)
     result.new = len(rows)
     if incidents:
         db.executemany("INSERT INTO incidents (terminal_id, seq, kind, reason, at) VALUES (?, ?, 'conflict', ?, ?)",
