@@ -32,6 +32,9 @@ from .records import LOAD_TYPES, PURCHASE_TYPES, Record
 
 KEY_VERSIONS = (1,)
 _CACHE_SIZE = 200_000
+_ALGS = {int(a): a for a in Algorithm}
+_TRIES = {"auto": (False, True), "no": (False,), "yes": (True,)}
+_TYPE_BYTES = {t: bytes([t]) for t in PURCHASE_TYPES}
 
 
 def _cipher(alg: Algorithm, key: bytes):  # type: ignore[no-untyped-def]
@@ -55,7 +58,7 @@ class TacVerifier:
             raise ValueError("two_level is auto, yes or no")
         self._tac_masters = dict(masters.tac)
         self.two_level = two_level
-        self._keys: OrderedDict[tuple[int, str, str, bool], tuple[bytes, Any, int]] = OrderedDict()
+        self._keys: OrderedDict[tuple[int, str, str, bool], tuple[bytes, Any, int, Any]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"TacVerifier(two_level={self.two_level!r})"
@@ -70,8 +73,8 @@ class TacVerifier:
             raise ClearingError("the TEST key file has no purse master keys")
         return cls(masters, **kwargs)
 
-    def _dtk(self, alg: Algorithm, app_serial: str, issuer_code: str, two_level: bool) -> tuple[bytes, Any, int]:
-        """(DTK, the TAC cipher algorithm object under it, block size), cached per card."""
+    def _dtk(self, alg: Algorithm, app_serial: str, issuer_code: str, two_level: bool) -> tuple[bytes, Any, int, Any]:
+        """(DTK, the TAC cipher algorithm object under it, block size, its ECB encrypt function), cached per card."""
         key = (int(alg), app_serial, issuer_code, two_level)
         entry = self._keys.get(key)
         if entry is None:
@@ -82,7 +85,10 @@ class TacVerifier:
             else:
                 dtk = pboc.diversify(alg, master, factor)
             mac_key = bytes(a ^ b for a, b in zip(dtk[:8], dtk[8:])) if alg is Algorithm.TDES else dtk
-            entry = (dtk, *_cipher(alg, mac_key))
+            algorithm, block = _cipher(alg, mac_key)
+            # an ECB encryptor under the card's key, kept with it: CBC-MAC = ECB of each block XOR the previous
+            # ciphertext (no Cipher object per record); ECB carries no state between calls
+            entry = (dtk, algorithm, block, Cipher(algorithm, modes.ECB()).encryptor().update)
             self._keys[key] = entry
             if len(self._keys) > _CACHE_SIZE:
                 self._keys.popitem(last=False)
@@ -118,20 +124,40 @@ class TacVerifier:
             return f"card serial {record.card_serial} is not the app serial's {card.app_serial[4:]}"
         if card.key_version not in KEY_VERSIONS:
             return f"unknown key version {card.key_version}"
-        try:
-            alg = Algorithm(card.alg)
-        except ValueError:
+        alg = _ALGS.get(card.alg)
+        if alg is None:
             return f"unknown algorithm id {card.alg:02X}"
-        try:
-            data = self.tac_data(record, terminal_id)
-        except ValueError as exc:
-            return str(exc)
-        padded = pboc.pad(data, 8 if alg is Algorithm.TDES else 16)
+        data = self._purchase_data(record, terminal_id)
+        if data is None:
+            try:
+                data = self.tac_data(record, terminal_id)
+            except ValueError as exc:
+                return str(exc)
+        block = 8 if alg is Algorithm.TDES else 16
+        padded = data + b"\x80" + bytes(-(len(data) + 1) % block)  # pboc.pad: ISO 9797-1 method 2
         received = bytes.fromhex(record.tac)
-        tries = {"auto": (False, True), "no": (False,), "yes": (True,)}[self.two_level]
-        for two_level in tries:
-            _, algorithm, block = self._dtk(alg, card.app_serial, card.issuer_code, two_level)
-            last = Cipher(algorithm, modes.CBC(bytes(block))).encryptor().update(padded)[-block:]
-            if hmac.compare_digest(last[:4], received):
+        for two_level in _TRIES[self.two_level]:
+            ecb = self._dtk(alg, card.app_serial, card.issuer_code, two_level)[3]
+            chain = 0
+            for i in range(0, len(padded), block):
+                chain = int.from_bytes(ecb((int.from_bytes(padded[i:i + block], "big") ^ chain).to_bytes(block, "big")),
+                                       "big")
+            if hmac.compare_digest(chain.to_bytes(block, "big")[:4], received):
                 return None
         return "TAC does not verify (forged or altered: amount, card, terminal, sequence or time)"
+
+    @staticmethod
+    def _purchase_data(record: Record, terminal_id: str) -> bytes | None:
+        """tac_data of an ordinary purchase, built directly; None for anything else (tac_data then decides,
+        with its own error messages)."""
+        ttype, amount, tseq, when = record.txn_type, record.amount_fen, record.terminal_seq, record.card_time
+        if (ttype not in PURCHASE_TYPES or tseq is None or when is None or not 0 <= amount < 1 << 32
+                or not 0 <= tseq < 1 << 32 or len(terminal_id) != 12 or len(when) != 14):
+            return None
+        try:
+            terminal, stamp = bytes.fromhex(terminal_id), bytes.fromhex(when)
+        except ValueError:
+            return None
+        if len(terminal) != 6 or len(stamp) != 7:
+            return None
+        return amount.to_bytes(4, "big") + _TYPE_BYTES[ttype] + terminal + tseq.to_bytes(4, "big") + stamp
