@@ -104,10 +104,7 @@ def _ingest(db: Database, verifier: TacVerifier, terminal_id: str, placed: list[
         "INSERT INTO batches (terminal_id, received_at, records, new, duplicates, quarantined, conflicts, cursor)"
         " VALUES (?, ?, ?, 0, 0, 0, 0, ?) RETURNING batch_id", (terminal_id, now, len(placed), cursor))
 
-    held: dict[int, str] = {}
-    for chunk in _chunks(sorted({s for s, _, _ in placed})):
-        held.update(db.query(f"SELECT seq, digest FROM txns WHERE terminal_id = ? AND seq IN ({', '.join('?' * len(chunk))})",
-                             (terminal_id, *chunk)))
+    held = _held(db, terminal_id, sorted({s for s, _, _ in placed}))
     fresh: dict[int, tuple[int, Any, str]] = {}
     incidents: list[tuple[int, str]] = []
     for seq, prev, obj in placed:
@@ -151,11 +148,7 @@ def _ingest(db: Database, verifier: TacVerifier, terminal_id: str, placed: list[
         row = _row(terminal_id, record, reason, now, result.batch_id)
         candidates.append((record, row))
     # card transactions already cleared (by any terminal): quarantined, never settled twice
-    keys = list(batch_keys)
-    cleared: dict[tuple[str, int, int], tuple[str, int]] = {}
-    for chunk in _chunks(keys, 100):
-        for serial, counter, ttype, term, seq in db.query(_cleared_sql(db.dialect, len(chunk)), [v for k in chunk for v in k]):
-            cleared[(serial, counter, ttype)] = (term, seq)
+    cleared = _cleared(db, list(batch_keys))
     for record, row in candidates:
         key = (record.card_serial, record.card_counter, record.txn_type)
         if row[26] is None and key in cleared:
@@ -181,6 +174,43 @@ def _ingest(db: Database, verifier: TacVerifier, terminal_id: str, placed: list[
                (result.new, result.duplicates, len(result.quarantined), len(result.conflicts), result.cursor,
                 result.batch_id))
     return result
+
+
+def _held(db: Database, terminal_id: str, seqs: list[int]) -> dict[int, str]:
+    """seq -> digest of the records of `seqs` the server holds for the terminal (primary-key lookups).
+    PostgreSQL: one query per batch, a lateral point lookup per seq (LIMIT 1 keeps the planner from turning
+    it into a scan of all the terminal's rows); SQLite: IN lists."""
+    if db.dialect == "postgres":
+        return dict(db.query("SELECT k.seq, t.digest FROM unnest(?::bigint[]) AS k(seq) CROSS JOIN LATERAL"
+                             " (SELECT digest FROM txns WHERE terminal_id = ? AND seq = k.seq LIMIT 1) t",
+                             (seqs, terminal_id)))
+    held: dict[int, str] = {}
+    for chunk in _chunks(seqs):
+        held.update(db.query(f"SELECT seq, digest FROM txns WHERE terminal_id = ? AND seq IN ({', '.join('?' * len(chunk))})",
+                             (terminal_id, *chunk)))
+    return held
+
+
+def _cleared(db: Database, keys: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], tuple[str, int]]:
+    """(card serial, counter, type) -> (terminal, seq) of the valid transactions with one of `keys`.
+    PostgreSQL: one query per batch, a lateral point lookup per key on the partial unique index (LIMIT 1 — the
+    index allows one row anyway — keeps the planner from hashing every valid row, which grew with the table);
+    SQLite: _cleared_sql in chunks."""
+    cleared: dict[tuple[str, int, int], tuple[str, int]] = {}
+    if not keys:
+        return cleared
+    if db.dialect == "postgres":
+        rows = db.query(
+            "SELECT k.s, k.c, k.y, t.terminal_id, t.seq FROM unnest(?::text[], ?::bigint[], ?::integer[]) AS k(s, c, y)"
+            " CROSS JOIN LATERAL (SELECT terminal_id, seq FROM txns WHERE status = 'valid' AND card_counter IS NOT NULL"
+            " AND card_serial = k.s AND card_counter = k.c AND txn_type = k.y LIMIT 1) t",
+            ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]))
+    else:
+        rows = [row for chunk in _chunks(keys, 100)
+                for row in db.query(_cleared_sql(db.dialect, len(chunk)), [v for k in chunk for v in k])]
+    for serial, counter, ttype, term, seq in rows:
+        cleared[(serial, counter, ttype)] = (term, seq)
+    return cleared
 
 
 def _cleared_sql(dialect: str, n: int) -> str:
