@@ -127,7 +127,80 @@ def chain_position(obj: Any) -> tuple[int, int]:
 
 def parse(obj: dict[str, Any], digest: str | None = None) -> Record:
     """Check one record and return it normalised; RecordError says what is wrong. `digest`: digest_of(obj)
-    when the caller has it already."""
+    when the caller has it already.
+
+    A well-formed record takes the fast path (the same checks written inline, for bulk ingest); anything the
+    fast path does not accept goes through `_parse_checked`, the reference, which finds the error and its
+    message (or accepts what the fast path is too strict for: int subclasses)."""
+    record = _parse_fast(obj, digest) if type(obj) is dict else None
+    return record if record is not None else _parse_checked(obj, digest)
+
+
+def _parse_fast(obj: dict[str, Any], digest: str | None) -> Record | None:
+    get = obj.get
+    seq, prev = get("seq"), get("prev_seq")
+    if type(seq) is not int or type(prev) is not int or not 0 <= prev < seq <= MAX_SEQ:
+        return None
+    lines = get("postings")
+    if type(lines) is not list or len(lines) < 2:
+        return None
+    postings = []
+    total = 0
+    for line in lines:
+        if type(line) is not list or len(line) != 2:
+            return None
+        account, fen = line
+        if type(account) is not str or not account or len(account) > 64 or type(fen) is not int or fen == 0:
+            return None
+        postings.append((account, fen))
+        total += fen
+    if total:
+        return None
+    details = get("details", {})
+    if type(details) is not dict:
+        return None
+    serial, txn_type, counter, tac = get("card_serial"), get("txn_type"), get("card_counter"), get("tac")
+    amount, txn_id, tseq = get("amount_fen"), get("txn_id"), get("terminal_seq")
+    intent, kind, card_time, operator = get("intent_id"), get("kind"), get("card_time"), get("operator")
+    day, committed, row_hash = get("business_day"), get("committed_at"), get("row_hash")
+    if not ((serial is None or (type(serial) is str and len(serial) == 16 and _HEX.fullmatch(serial)))
+            and (txn_type is None or (type(txn_type) is int and 0 <= txn_type <= 0xFF))
+            and (counter is None or (type(counter) is int and 0 <= counter <= 0xFFFFFFFF))
+            and (tac is None or (type(tac) is str and len(tac) == 8 and _HEX.fullmatch(tac)))
+            and type(amount) is int and 0 <= amount <= 2**40
+            and (counter is None or (serial is not None and txn_type is not None))
+            and (txn_id is None or (type(txn_id) is int and 0 <= txn_id <= MAX_SEQ))
+            and (intent is None or (type(intent) is str and len(intent) <= 64))
+            and type(kind) is str and len(kind) <= 64
+            and (tseq is None or (type(tseq) is int and 0 <= tseq <= 0xFFFFFFFF))
+            and (card_time is None or (type(card_time) is str and len(card_time) <= 256 and _CARD_TIME.fullmatch(card_time)))
+            and type(operator) is str and len(operator) <= 128
+            and type(day) is str and len(day) <= 256 and _DAY.fullmatch(day)
+            and (committed is None or (type(committed) is str and len(committed) <= 40))
+            and (row_hash is None or (type(row_hash) is str and len(row_hash) <= 64))):
+        return None
+    card_obj = get("card")
+    card: CardProof | None = None
+    if card_obj is not None:
+        if type(card_obj) is not dict:
+            return None
+        cget = card_obj.get
+        app, issuer, alg, version = cget("app_serial"), cget("issuer_code"), cget("alg"), cget("key_version")
+        before, purse, purpose = cget("balance_before"), cget("purse"), cget("purpose")
+        if not (purse in ("ep", "ed") and type(purse) is str
+                and type(app) is str and len(app) == 20 and _HEX.fullmatch(app)
+                and type(issuer) is str and len(issuer) == 16 and _HEX.fullmatch(issuer)
+                and type(alg) is int and 0 <= alg <= 0xFF and type(version) is int and 0 <= version <= 0xFF
+                and (before is None or (type(before) is int and -(2**31) <= before <= 2**31))
+                and (purpose is None or (type(purpose) is str and len(purpose) <= 32))):
+            return None
+        card = CardProof(app, issuer, alg, version, before, purse, purpose)
+    return Record(seq, prev, txn_id, intent, kind, amount, serial, counter, txn_type, tac, tseq, card_time, operator,
+                  day, committed, tuple(postings), row_hash, canonical(details) if details else "{}", card,
+                  digest or digest_of(obj))
+
+
+def _parse_checked(obj: dict[str, Any], digest: str | None = None) -> Record:
     seq, prev = chain_position(obj)
     lines = obj.get("postings")
     if not isinstance(lines, list) or len(lines) < 2:
