@@ -82,8 +82,8 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
-def ecb_encrypt(alg: Algorithm, key: bytes, data: bytes) -> bytes:
-    """Encrypt whole blocks in ECB mode: 3DES (8- or 16-byte key, 8 = single DES) or SM4 (16)."""
+def _cipher_algorithm(alg: Algorithm, key: bytes) -> TripleDES | SM4:
+    """The block cipher of `alg` under `key`: 3DES (8- or 16-byte key, 8 = single DES) or SM4 (16)."""
     if Algorithm(alg) is Algorithm.TDES:
         _check_length("DES key", key, 8, 16, 24)
         if len(key) == 8:
@@ -92,11 +92,14 @@ def ecb_encrypt(alg: Algorithm, key: bytes, data: bytes) -> bytes:
             cipher_key = key + key[:8]  # two-key 3DES as K1||K2||K1
         else:
             cipher_key = key
-        algorithm = TripleDES(cipher_key)
-    else:
-        _check_length("SM4 key", key, 16)
-        algorithm = SM4(key)
-    encryptor = Cipher(algorithm, modes.ECB()).encryptor()
+        return TripleDES(cipher_key)
+    _check_length("SM4 key", key, 16)
+    return SM4(key)
+
+
+def ecb_encrypt(alg: Algorithm, key: bytes, data: bytes) -> bytes:
+    """Encrypt whole blocks in ECB mode: 3DES (8- or 16-byte key, 8 = single DES) or SM4 (16)."""
+    encryptor = Cipher(_cipher_algorithm(alg, key), modes.ECB()).encryptor()
     return encryptor.update(bytes(data)) + encryptor.finalize()
 
 
@@ -115,11 +118,11 @@ def pad(data: bytes, block_size: int) -> bytes:
 def _cbc_mac(alg: Algorithm, key: bytes, data: bytes) -> bytes:
     """CBC with zero IV over padded data; left 4 bytes of the last block (purse.md "MAC")."""
     size = _block_size(alg)
-    chain = bytes(size)
-    padded = pad(data, size)
-    for offset in range(0, len(padded), size):
-        chain = ecb_encrypt(alg, key, _xor(chain, padded[offset : offset + size]))
-    return chain[:MAC_LENGTH]
+    # CBC encryption with a zero IV chains exactly like encrypt(chain XOR block) block by block: one cipher
+    # context for the whole message instead of one per block; the MAC is the head of the last block.
+    encryptor = Cipher(_cipher_algorithm(alg, key), modes.CBC(bytes(size))).encryptor()
+    out = encryptor.update(pad(data, size)) + encryptor.finalize()
+    return out[-size : -size + MAC_LENGTH]
 
 
 def diversify(alg: Algorithm, master_key: bytes, factor: bytes) -> bytes:
@@ -134,8 +137,7 @@ def diversify(alg: Algorithm, master_key: bytes, factor: bytes) -> bytes:
     """
     _check_length("master key", master_key, _CARD_KEY_LENGTH)
     _check_length("diversification factor", factor, _FACTOR_LENGTH)
-    if Algorithm(alg) is Algorithm.TDES:
-        return ecb_encrypt(alg, master_key, factor) + ecb_encrypt(alg, master_key, _invert(factor))
+    # 3DES: ECB encrypts f and ~f (one block each) independently, so one call gives DK = E(f) || E(~f).
     return ecb_encrypt(alg, master_key, bytes(factor) + _invert(factor))
 
 
