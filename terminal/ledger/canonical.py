@@ -29,6 +29,11 @@ def _refuse_floats(value: Any) -> None:
             _refuse_floats(item)
 
 
+def canonical_json_unchecked(value: Any) -> str:
+    """`canonical_json` for a value already known to hold no float (e.g. details that passed the validator)."""
+    return _ENCODER.encode(value)
+
+
 def encode_row_unchecked(value: dict[str, Any]) -> bytes:
     """Fast path for rows read back from STRICT tables (ints, text and NULL only)."""
     return _ENCODER.encode(value).encode("utf-8")

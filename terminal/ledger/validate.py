@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
-from .canonical import canonical_json
+from .canonical import canonical_json, canonical_json_unchecked
 from .errors import UnbalancedEntry, UnsafeDetails
 from .model import Posting, check_fen
 
@@ -28,8 +29,11 @@ MAX_DETAILS_BYTES = 4096
 MAX_TEXT = 256
 
 
+@lru_cache(maxsize=4096)
 def forbidden_name(name: str) -> bool:
-    """True if a details key looks like it names a PIN, a key or a secret (deliberately over-eager)."""
+    """True if a details key looks like it names a PIN, a key or a secret (deliberately over-eager).
+
+    A pure function of the name; cached, as the same few keys come back in every booking."""
     low = name.lower()
     if any(part in low for part in _FORBIDDEN_PARTS):
         return True
@@ -40,30 +44,64 @@ def forbidden_name(name: str) -> bool:
     return False
 
 
-def _check_value(value: Any, path: str, depth: int) -> None:
+class _Refused(Exception):
+    """Internal: a refused value deep in details; the path is built on the way out (only when refusing)."""
+
+    def __init__(self, make: Callable[[str], str]) -> None:
+        self.make = make
+        self.parts: list[str] = []
+
+
+def _walk(value: Any, depth: int) -> None:
+    """Raise _Refused for what `details` may not hold; the path is prepended level by level."""
     if depth > 4:
-        raise UnsafeDetails(f"details nested too deep at {path}")
+        raise _Refused(lambda path: f"details nested too deep at {path}")
     if value is None or isinstance(value, (bool, int)):
         return
-    if isinstance(value, float):
-        raise UnsafeDetails(f"details.{path} is a float; use integers (fen)")
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
-            raise UnsafeDetails(f"details.{path} is longer than {MAX_TEXT} characters")
+            raise _Refused(lambda path: f"details.{path} is longer than {MAX_TEXT} characters")
         return
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_value(item, f"{path}[{i}]", depth + 1)
-        return
+    if isinstance(value, float):
+        raise _Refused(lambda path: f"details.{path} is a float; use integers (fen)")
     if isinstance(value, dict):
         for k, item in value.items():
             if not isinstance(k, str):
-                raise UnsafeDetails(f"details.{path} has a non-string key")
+                raise _Refused(lambda path: f"details.{path} has a non-string key")
             if forbidden_name(k):
-                raise UnsafeDetails(f"details may not hold {path + '.' if path else ''}{k}: PINs, keys and secrets are never stored")
-            _check_value(item, f"{path}.{k}" if path else k, depth + 1)
+                raise _Refused(
+                    lambda path, k=k: f"details may not hold {path + '.' if path else ''}{k}: PINs, keys and secrets are never stored"
+                )
+            try:
+                _walk(item, depth + 1)
+            except _Refused as refused:
+                refused.parts.append(k)
+                raise
         return
-    raise UnsafeDetails(f"details.{path} is a {type(value).__name__}; only JSON types are stored")
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            try:
+                _walk(item, depth + 1)
+            except _Refused as refused:
+                refused.parts.append(f"[{i}]")
+                raise
+        return
+    kind_name = type(value).__name__
+    raise _Refused(lambda path: f"details.{path} is a {kind_name}; only JSON types are stored")
+
+
+def _check_value(value: Any, path: str, depth: int) -> None:
+    """Refuse (UnsafeDetails) floats, over-long text, secret-looking keys, non-JSON types, deep nesting."""
+    try:
+        _walk(value, depth)
+    except _Refused as refused:
+        where = path
+        for part in reversed(refused.parts):  # outermost first
+            if part.startswith("["):
+                where = f"{where}{part}"
+            else:
+                where = f"{where}.{part}" if where else part
+        raise UnsafeDetails(refused.make(where)) from None
 
 
 def details_json(details: dict[str, Any] | None) -> str:
@@ -73,7 +111,7 @@ def details_json(details: dict[str, Any] | None) -> str:
     if not isinstance(details, dict):
         raise UnsafeDetails("details must be a dict")
     _check_value(details, "", 0)
-    text = canonical_json(details)
+    text = canonical_json_unchecked(details)  # _check_value refused every float already
     if len(text.encode("utf-8")) > MAX_DETAILS_BYTES:
         raise UnsafeDetails(f"details longer than {MAX_DETAILS_BYTES} bytes")
     return text
@@ -157,4 +195,5 @@ def postings(lines: Iterable[Posting]) -> tuple[Posting, ...]:
 
 
 def postings_json(lines: tuple[Posting, ...]) -> str:
-    return canonical_json([p.to_json() for p in lines])
+    """The canonical JSON of checked postings (Posting holds a str account and an int amount: no float)."""
+    return canonical_json_unchecked([p.to_json() for p in lines])
