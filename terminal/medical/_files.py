@@ -1,26 +1,18 @@
-"""Reading the medical data files: UTF-8 text, CSV rows with their line numbers, errors as PolicyError."""
+"""Reading the medical data files (`terminal.datafile`, errors as PolicyError): UTF-8 text, CSV rows with their
+line numbers, integer cells, and strict typed access to a policy TOML."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from .. import datafile
 from .errors import PolicyError
 
 
 def read_text(path: Path) -> str:
     """The file as text (UTF-8, a BOM tolerated); an unreadable or non-UTF-8 file is a PolicyError."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(str(path), f"cannot read: {exc.strerror or exc}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise PolicyError(str(path), "not UTF-8 text", line=line) from None
+    return datafile.read_text(path, PolicyError)
 
 
 def csv_rows(text: str, source: str, header: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -28,35 +20,34 @@ def csv_rows(text: str, source: str, header: Sequence[str]) -> Iterator[tuple[in
 
     The first non-comment line must be exactly `header`; every row must have exactly that many fields.
     """
-    # Comment lines become empty lines so the csv reader's line numbers stay the file's line numbers.
-    cleaned = "".join("\n" if ln.lstrip().startswith("#") else ln for ln in text.splitlines(keepends=True))
-    reader = csv.reader(io.StringIO(cleaned, newline=""), strict=True)
-    seen_header = False
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            cells = [cell.strip() for cell in row]
-            if not seen_header:
-                if cells != list(header):
-                    raise PolicyError(source, f"header must be {','.join(header)}, got {','.join(cells)}", line=line)
-                seen_header = True
-                continue
-            if len(cells) != len(header):
-                raise PolicyError(source, f"expected {len(header)} fields, got {len(cells)}", line=line)
-            yield line, dict(zip(header, cells, strict=True))
-    except csv.Error as exc:
-        raise PolicyError(source, f"bad CSV: {exc}", line=reader.line_num) from None
-    if not seen_header:
-        raise PolicyError(source, f"empty file, expected header {','.join(header)}")
+    return datafile.csv_rows(text, source, header, PolicyError)
 
 
 def parse_int(value: str, source: str, line: int, field: str, *, minimum: int = 0) -> int:
     """A decimal integer cell (digits only, no sign or decimal point) >= `minimum`."""
-    if not value.isascii() or not value.isdigit():
-        raise PolicyError(source, f"{field} must be a whole number, got {value!r}", line=line)
-    number = int(value)
-    if number < minimum:
-        raise PolicyError(source, f"{field} must be >= {minimum}, got {number}", line=line)
-    return number
+    return datafile.parse_int(value, source, line, field, PolicyError, minimum)
+
+
+class TomlReader(datafile.TomlDoc):
+    """Typed, strict access to a parsed policy TOML; every failure is a PolicyError with file, line and key.
+
+    Policies have no arrays of tables: a ``[[…]]`` line is passed over when finding lines.
+    """
+
+    error = PolicyError
+    arrays = False
+    integer_noun = "an integer"
+
+    def key_text(self, path: datafile.Key) -> str:
+        return ".".join(map(str, path))
+
+    def bounds(self, low: int, high: int | None) -> str:
+        return str(low) if low == high else datafile.bounds(low, high)
+
+    def strings(self, path: datafile.Key, choices: Iterable[str] | None = None, *, allow_empty: bool = False) -> tuple[str, ...]:
+        """A list (non-empty unless `allow_empty`) of `choices`, none twice."""
+        value = self.value(path)
+        options = list(choices or ())
+        if not isinstance(value, list) or (not value and not allow_empty):
+            self.fail(path, f"must be a non-empty list of {', '.join(options)}, got {value!r}")
+        return self.members(path, value, options)

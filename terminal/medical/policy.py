@@ -16,8 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..datafiles import data_dir
-from ._files import read_text
-from ._toml import TomlReader
+from ._files import TomlReader, read_text
 from .errors import PolicyError, PolicyNotFound
 from .model import HOSPITAL_LEVELS, REGION_RE, Scheme, VisitType
 from .regions import RegionTable, load_regions
