@@ -11,7 +11,7 @@ from applets.apdu import CommandApdu
 from applets.application import Application, CommandKey, Handler
 from applets.errors import CardStatus, ImageError, PowerLost
 from applets.fs import DF, EF
-from applets.image import CardImage
+from applets.image import CardImage, ImageEncoder
 from applets.iso import ISO_COMMANDS
 from applets.sw import SW
 
@@ -74,6 +74,7 @@ class VirtualCard:
         self.session = Session(self.image.mf)
         self.powered = False
         self._stale = False  # RAM may differ from the last commit: reload before the next command
+        self._encoder = ImageEncoder()  # the image's JSON, reusing the text of unchanged files
 
     # ---- power ----
 
@@ -100,7 +101,7 @@ class VirtualCard:
     def commit(self) -> None:
         """Write the whole image atomically. May raise PowerLost (the card was torn)."""
         try:
-            self.storage.save(self.image.to_bytes())
+            self.storage.save(self._encoder.to_bytes(self.image))
         except PowerLost:
             self._stale = True
             self.powered = False

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from applets.errors import ImageError
-from applets.fs import DF, df_from_json, df_to_json
+from applets.fs import DF, EF, Structure, df_from_json, df_to_json, ef_to_json
 
 FORMAT = "yikatong.card"
 VERSION = 1
@@ -56,6 +56,10 @@ class CardImage:
     version: int = VERSION
 
     def to_json(self) -> dict[str, Any]:
+        return self._head_json() | {"mf": df_to_json(self.mf)}
+
+    def _head_json(self) -> dict[str, Any]:
+        """Every field but the file tree ("mf", always last)."""
         return {
             "format": FORMAT,
             "version": self.version,
@@ -69,7 +73,6 @@ class CardImage:
             },
             "keys": {k: v.hex().upper() for k, v in sorted(self.keys.items())},
             "applications": self.applications,
-            "mf": df_to_json(self.mf),
         }
 
     def to_bytes(self) -> bytes:
@@ -117,3 +120,65 @@ class CardImage:
         if not isinstance(label, str):
             raise ImageError("label must be a string")
         return cls(label=label, atr=atr, mf=df_from_json(obj.get("mf")), pin=pin, keys=keys, applications=apps)
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class ImageEncoder:
+    """`CardImage.to_bytes`, byte for byte, reusing the JSON text of what did not change since the last call.
+
+    A card commits its whole image after every money-moving command but changes only a few files; this
+    keeps, per EF and DF object and for the image's fixed fields (label, ATR, PIN, keys), their text and a
+    snapshot of everything that text depends on, and re-encodes a part only when its snapshot differs. The
+    per-application state is encoded each time. The image is still produced whole at each call; entries
+    of files no longer in the image are dropped.
+    """
+
+    __slots__ = ("_nodes", "_head")
+
+    def __init__(self) -> None:
+        self._nodes: dict[int, tuple[DF | EF, tuple[Any, ...], str]] = {}
+        self._head: tuple[tuple[Any, ...], str] | None = None
+
+    def to_bytes(self, image: CardImage) -> bytes:
+        seen: dict[int, tuple[DF | EF, tuple[Any, ...], str]] = {}
+        tree = self._df(image.mf, seen)
+        self._nodes = seen
+        pin = image.pin
+        snapshot = (image.version, image.label, bytes(image.atr), bytes(pin.salt), bytes(pin.digest), pin.tries_left,
+                    pin.max_tries, tuple(sorted((k, bytes(v)) for k, v in image.keys.items())))
+        if self._head is None or self._head[0] != snapshot:
+            fixed = image._head_json()
+            del fixed["applications"]
+            self._head = (snapshot, _ENCODE(fixed)[:-1])
+        return (self._head[1] + ',"applications":' + _ENCODE(image.applications) + ',"mf":' + tree + "}").encode("utf-8")
+
+    def _df(self, df: DF, seen: dict[int, tuple[DF | EF, tuple[Any, ...], str]]) -> str:
+        snapshot = (df.fid, None if df.name is None else bytes(df.name), df.application)
+        cached = self._nodes.get(id(df))
+        if cached is not None and cached[0] is df and cached[1] == snapshot:
+            prefix = cached[2]
+        else:
+            out: dict[str, Any] = {"type": "DF", "fid": f"{df.fid:04X}"}
+            if df.name is not None:
+                out["name"] = df.name.hex().upper()
+            if df.application:
+                out["application"] = df.application
+            prefix = _ENCODE(out)[:-1] + ',"children":['
+        seen[id(df)] = (df, snapshot, prefix)
+        parts = [self._df(c, seen) if isinstance(c, DF) else self._ef(c, seen) for c in df.children]
+        return prefix + ",".join(parts) + "]}"
+
+    def _ef(self, ef: EF, seen: dict[int, tuple[DF | EF, tuple[Any, ...], str]]) -> str:
+        # bytes() copies a bytearray (transparent data, or a record stored as one) and returns a bytes
+        # record itself: a snapshot cannot change behind the cache's back.
+        content = bytes(ef.data) if ef.structure is Structure.TRANSPARENT else tuple(bytes(r) for r in ef.records)
+        snapshot = (ef.fid, ef.structure, ef.sfi, ef.read, ef.write, content, ef.max_records, ef.record_size)
+        cached = self._nodes.get(id(ef))
+        if cached is not None and cached[0] is ef and cached[1] == snapshot:
+            text = cached[2]
+        else:
+            text = _ENCODE(ef_to_json(ef))
+        seen[id(ef)] = (ef, snapshot, text)
+        return text

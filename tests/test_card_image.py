@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from applets.errors import ImageError
 from applets.fs import EF, Access, Structure
-from applets.image import FORMAT, VERSION, CardImage, PinState
+from applets.fs import DF
+from applets.image import FORMAT, VERSION, CardImage, ImageEncoder, PinState
 from applets.ssse import SSSE_FID
 from reader.card_file import (
     FileStorage,
@@ -69,6 +70,39 @@ def test_custom_image_round_trip_keeps_every_field() -> None:
     assert isinstance(pin_file, EF) and pin_file.read is Access.PIN
     nested = again.mf.child(0x1000)
     assert nested is not None and nested.child(0x1100).parent is nested  # type: ignore[union-attr]
+
+
+def test_image_encoder_matches_to_bytes_after_every_kind_of_change() -> None:
+    """The commit-time encoder (cached text of unchanged parts) writes exactly what to_bytes writes."""
+    image = custom_image()
+    encoder = ImageEncoder()
+    assert encoder.to_bytes(image) == image.to_bytes()
+    efs = [c for df in image.mf.walk_dfs() for c in df.children if isinstance(c, EF)]
+    transparent = next(ef for ef in efs if ef.structure is Structure.TRANSPARENT)
+    records = next(ef for ef in efs if ef.structure is not Structure.TRANSPARENT)
+    size = records.record_size or 2
+    changes: list[Callable[[], None]] = [
+        lambda: transparent.data.__setitem__(slice(0, 1), b"\xAA"),  # in place, same bytearray
+        lambda: records.records.insert(0, b"\x01" * size),
+        lambda: records.records.__setitem__(0, bytearray(b"\x03" * size)),
+        lambda: records.records[0].__setitem__(0, 0x05),  # a record stored as a bytearray, changed in place
+        lambda: setattr(records, "read", Access.PIN),
+        lambda: setattr(records, "sfi", 0x1C),
+        lambda: image.applications.setdefault("purse", {}).__setitem__("x", 1),
+        lambda: setattr(image.pin, "tries_left", image.pin.tries_left - 1),
+        lambda: image.keys.__setitem__("extra", b"\x11" * 16),
+        lambda: setattr(image, "label", "relabelled"),
+        lambda: image.mf.add(DF(0x2000, name=b"\xA0\x00\x00\x00\x01", children=[EF(0x2001, Structure.LINEAR)])),
+        lambda: image.mf.children.pop(),
+        lambda: setattr(image.mf, "application", None),
+    ]
+    for change in changes:
+        change()
+        assert encoder.to_bytes(image) == image.to_bytes()
+        assert encoder.to_bytes(image) == image.to_bytes()  # and again, all from the cache
+    del records.records[records.max_records or len(records.records) :]
+    again = CardImage.from_bytes(image.to_bytes())
+    assert ImageEncoder().to_bytes(again) == encoder.to_bytes(image)
 
 
 def test_image_is_json_with_the_format_header_and_no_pin_digits() -> None:
