@@ -17,4 +17,10 @@ class Refused(CentreError):
 
 
 class SeedError(CentreError, ValueError):
-    """A seed file under data/centre/ (or a demo card profile it reads) is wrong: names the file and line."""
+    """A seed file under data/centre/ (or a demo card profile it reads) is wrong: names the file and line
+    (called like terminal.datafile's error types: ``SeedError(file, problem, line=…)``)."""
+
+    def __init__(self, file: str, problem: str = "", *, line: int | None = None, key: str | None = None) -> None:
+        where = file if line is None else f"{file}:{line}"
+        where = f"{where}: {key}" if key else where
+        super().__init__(f"{where}: {problem}" if problem else where)

@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from terminal import datafile
 from terminal.datafiles import data_dir
 from terminal.identity.model import ssn_hash
 from terminal.issuer import load_profile
 from terminal.medical import MedicalError, category_for, parse_filings
-from terminal.medical._files import csv_rows, parse_int, read_text
 
 from .errors import SeedError
 from .settling import INSUTYPES, PSN_TYPES
@@ -49,14 +49,14 @@ def seed_demo(centre: Centre, folder: Path | None = None) -> dict[str, int]:
     try:
         institutions = _institutions(folder / "institutions.csv", centre)
         operators = [(r["fixmedins_code"], r["opter_no"], r["opter_name"])
-                     for _, r in csv_rows(read_text(folder / "operators.csv"), str(folder / "operators.csv"),
-                                          ("fixmedins_code", "opter_no", "opter_name"))]
+                     for _, r in _rows(folder / "operators.csv", ("fixmedins_code", "opter_no", "opter_name"))]
         persons, accounts = _persons(folder / "persons.csv", centre)
         by_certno = {p[1]: p[0] for p in persons}
         filings_path = data_dir() / "filings.example.csv"
         filings = [(f.filing_id, by_certno[f.person_id], f.home_region, f.destination_region, f.kind.value,
                     f.start.isoformat(), f.end.isoformat() if f.end else None)
-                   for f in parse_filings(read_text(filings_path), str(filings_path), centre.regions)
+                   for f in parse_filings(datafile.read_text(filings_path, SeedError), str(filings_path),
+                                          centre.regions)
                    if f.person_id in by_certno]
     except MedicalError as exc:
         raise SeedError(str(exc)) from None
@@ -78,20 +78,25 @@ def seed_demo(centre: Centre, folder: Path | None = None) -> dict[str, int]:
         }
 
 
+def _rows(path: Path, header: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    return list(datafile.csv_rows(datafile.read_text(path, SeedError), str(path), header, SeedError))
+
+
 def _institutions(path: Path, centre: Centre) -> list[tuple[object, ...]]:
     rows = []
     source = str(path)
     header = ("fixmedins_code", "fixmedins_name", "admvs", "kind", "hospital_level")
-    for line, r in csv_rows(read_text(path), source, header):
+    for line, r in _rows(path, header):
         if not INSTITUTION_RE.match(r["fixmedins_code"]):
-            raise SeedError(f"{source}:{line}: fixmedins_code must be 12 upper-case letters/digits")
+            raise SeedError(source, "fixmedins_code must be 12 upper-case letters/digits", line=line)
         if r["admvs"] not in centre.regions:
-            raise SeedError(f"{source}:{line}: admvs {r['admvs']} is not in data/regions.csv")
+            raise SeedError(source, f"admvs {r['admvs']} is not in data/regions.csv", line=line)
         if r["kind"] not in ("pharmacy", "clinic"):
-            raise SeedError(f"{source}:{line}: kind must be pharmacy or clinic, got {r['kind']!r}")
-        level = parse_int(r["hospital_level"], source, line, "hospital_level", minimum=1) if r["hospital_level"] else None
-        if (r["kind"] == "clinic") != (level is not None) or (level is not None and level > 3):
-            raise SeedError(f"{source}:{line}: a clinic has hospital_level 1..3, a pharmacy none")
+            raise SeedError(source, f"kind must be pharmacy or clinic, got {r['kind']!r}", line=line)
+        level = (datafile.parse_int(r["hospital_level"], source, line, "hospital_level", SeedError, 1, 3)
+                 if r["hospital_level"] else None)
+        if (r["kind"] == "clinic") != (level is not None):
+            raise SeedError(source, "a clinic has hospital_level 1..3, a pharmacy none", line=line)
         rows.append((r["fixmedins_code"], r["fixmedins_name"], r["admvs"], r["kind"], level, 1))
     return rows
 
@@ -101,18 +106,18 @@ def _persons(path: Path, centre: Centre) -> tuple[list[tuple[object, ...]], list
     header = ("card", "psn_no", "balc_fen", "psn_insu_stas", "cvlserv_flag", "emp_name")
     persons, accounts = [], []
     year = centre.now().year
-    for line, r in csv_rows(read_text(path), source, header):
+    for line, r in _rows(path, header):
         profile_path = data_dir() / "cards" / f"{r['card']}.toml"
         try:
             profile = load_profile(profile_path)
         except ValueError as exc:
-            raise SeedError(f"{source}:{line}: {exc}") from None
+            raise SeedError(source, str(exc), line=line) from None
         insurance = profile.extra.get("insurance")
         if not isinstance(insurance, dict):
-            raise SeedError(f"{source}:{line}: {profile_path.name} has no [insurance]")
+            raise SeedError(source, f"{profile_path.name} has no [insurance]", line=line)
         scheme, category, retired = insurance["scheme"], insurance["category"], bool(insurance.get("retired"))
         if r["psn_insu_stas"] not in ("1", "2", "4") or r["cvlserv_flag"] not in ("0", "1"):
-            raise SeedError(f"{source}:{line}: psn_insu_stas must be 1/2/4 and cvlserv_flag 0/1")
+            raise SeedError(source, "psn_insu_stas must be 1/2/4 and cvlserv_flag 0/1", line=line)
         card, holder = profile.card, profile.holder
         persons.append((
             r["psn_no"], holder.ssn, ssn_hash(holder.ssn), holder.name, holder.sex, f"{holder.ethnicity:02d}",
@@ -121,6 +126,6 @@ def _persons(path: Path, centre: Centre) -> tuple[list[tuple[object, ...]], list
             r["cvlserv_flag"], str(insurance.get("insured_region", card.region)), r["emp_name"], scheme, category,
             int(retired)))
         purse = profile.extra.get("purse") if isinstance(profile.extra.get("purse"), dict) else {}
-        accounts.append((r["psn_no"], parse_int(r["balc_fen"], source, line, "balc_fen"),
+        accounts.append((r["psn_no"], datafile.parse_int(r["balc_fen"], source, line, "balc_fen", SeedError),
                          int(purse.get("ed_balance", 0)), year, 0, 0, 0, centre.now().isoformat(sep=" ")))
     return persons, accounts

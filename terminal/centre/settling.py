@@ -192,7 +192,7 @@ def output(call: Any, person: store.Person, s: Settlement, lines: list[Line], me
                                  "overlmt_amt": yuan_of(0)}
         entry.update({wire: yuan_of(getattr(parts, name)) for wire, name in LINE_WIRE.items()})
         detlcutinfo.append(entry)
-    ykt = {"year": s.visit.on.year, "ratio_percent": s.ratio_percent, "deductible_amt": yuan_of(s.deductible_fen),
+    ykt = {"year": s.visit.on.year, "hospital_level": s.visit.hospital_level, "ratio_percent": s.ratio_percent, "deductible_amt": yuan_of(s.deductible_fen),
            "cross_province": s.cross_province, "filed": s.filed, "retired": s.retired,
            "policy": {"region": s.policy.region, "scheme": s.policy.scheme.value,
                       "category": category_for(s.policy.scheme, s.retired, person.category)},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 from applets.purse.medical import SFI_MEDICAL, MedicalRecord
 from applets.sw import SW
@@ -33,6 +34,12 @@ class Customer:
     policy: Policy
     read_on: date
     manager: PurseManager = field(repr=False, compare=False)
+    centre: Any = field(default=None, repr=False, compare=False)  # CentrePerson from 1101 when online
+
+    @property
+    def mode(self) -> str:
+        """online when the insurance centre answered 1101 for this card, else offline."""
+        return "offline" if self.centre is None else "online"
 
     @property
     def ytd(self) -> YearToDate:
@@ -56,6 +63,7 @@ class Customer:
             "deductible_used_fen": self.ytd.deductible_used_fen,
             "pooled_paid_fen": self.ytd.pooled_paid_fen,
             "inpatient_pooled_paid_fen": self.ytd.inpatient_pooled_paid_fen,
+            "mode": self.mode,
         }
 
 

@@ -1,7 +1,7 @@
 """The counter (柜台) as one object: what the CLI and the TUI call. It holds the ledger, the counter tables, the
 policies, the catalog, the filings, the hotlist and the logged-in operator; each flow is one method.
 
-    counter = Counter.open(db_path, terminal_id="310100000001")
+    counter = Counter.open(db_path, terminal_id="310100000001")   # centre=CentreLink… or $YKT_CENTRE_URL
     operator = counter.login("c001", password)
     manager = counter.manager(card_reader, psam_reader)
     customer = counter.identify(card_reader, manager, pin=pin)
@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from reader.base import Reader
 from terminal.booking import PurseBooks
@@ -55,6 +56,7 @@ class Counter:
         hotlist: Hotlist | None = None,
         load_host: LoadHost | None = None,
         scrypt_n: int | None = None,
+        centre: Any = None,
     ) -> None:
         self.ledger = ledger
         self.store = CounterStore(ledger.path)
@@ -70,19 +72,32 @@ class Counter:
         self.operators = OperatorStore(self.store, **({"scrypt_n": scrypt_n} if scrypt_n else {}))
         self._load_host = load_host
         self.operator: Operator | None = None
+        # The insurance centre (terminal.centre_client.CentreLink): online settlement when it answers, the
+        # offline engine with the card's counters otherwise (docs/centre.md). None: always offline.
+        self.centre = centre
+        if centre is not None:
+            centre.attach(self)
 
     @classmethod
     def open(cls, db: str | Path | None = None, *, terminal_id: str | None = None, **kwargs: object) -> Counter:
-        """Open (or create, with `terminal_id` = the PSAM's) the ledger at `db` (default: the terminal's)."""
+        """Open (or create, with `terminal_id` = the PSAM's) the ledger at `db` (default: the terminal's).
+        Without `centre=`, `$YKT_CENTRE_URL` (if set) names the insurance centre to settle with online."""
         path = Path(db) if db is not None else default_ledger_path()
         ledger = Ledger.open(path, terminal_id=terminal_id if not path.exists() else None)
         try:
+            if "centre" not in kwargs:
+                from terminal.centre_client import CentreLink
+
+                kwargs["centre"] = CentreLink.from_env(region=str(kwargs.get("region", DEFAULT_REGION)),
+                                                       clock=kwargs.get("clock", datetime.now))  # type: ignore[arg-type]
             return cls(ledger, **kwargs)  # type: ignore[arg-type]
         except BaseException:
             ledger.close()
             raise
 
     def close(self) -> None:
+        if self.centre is not None:
+            self.centre.close()
         self.store.close()
         self.ledger.close()
 
@@ -125,9 +140,13 @@ class Counter:
     def login(self, operator_id: str, password: str) -> Operator:
         """Log an operator in (LoginFailed otherwise); the counter acts as this operator until `logout`."""
         self.operator = self.operators.login(operator_id, password)
+        if self.centre is not None:
+            self.centre.sign_in(self.operator.operator_id, self.operator.name)  # 9001 (best effort)
         return self.operator
 
     def logout(self) -> None:
+        if self.centre is not None:
+            self.centre.sign_out()  # 9002
         self.operator = None
 
     def require_operator(self, what: str) -> Operator:
@@ -140,8 +159,11 @@ class Counter:
         """Check the card holder (identity, PIN, hotlist, validity) and read the medical record and the
         personal account. IdentityRefused / CardNotReady when the card cannot be used."""
         self.require_operator("an identity check")
-        return read_customer(reader, manager, pin=pin, hotlist=self.hotlist, regions=self.known_regions,
-                             policies=self.policies, today=self.now().date())
+        customer = read_customer(reader, manager, pin=pin, hotlist=self.hotlist, regions=self.known_regions,
+                                 policies=self.policies, today=self.now().date())
+        if self.centre is not None:
+            customer = self.centre.identified(self, customer, pin)  # 1101; the card reconciled with the centre
+        return customer
 
     def lookup(self, reader: Reader) -> Identity:
         """Identity only, without the PIN (e.g. before a subsidy credit)."""
@@ -189,7 +211,24 @@ class Counter:
     def import_filings(self, path: Path) -> int:
         return self.filings.import_csv(path, self.regions)
 
+    # ---- the insurance centre ----
+    def upload(self) -> Any:
+        """Send what was settled offline to the insurance centre (owed 2601 reversals first): an UploadReport."""
+        if self.centre is None:
+            raise NotAuthorised("this counter has no insurance centre (Counter.open(centre=…) or $YKT_CENTRE_URL)")
+        return self.centre.upload(self)
+
+    def load_allowance(self, customer: Customer, amount_fen: int, *, pin: str) -> Any:
+        """圈存: move `amount_fen` of the personal account held at the centre onto the card's ED (the offline
+        allowance). Needs the centre (the customer identified online)."""
+        if self.centre is None:
+            raise NotAuthorised("an allowance load needs the insurance centre")
+        return self.centre.load_allowance(self, customer, amount_fen, pin=pin)
+
     # ---- recovery ----
     def recover(self, manager: PurseManager, *, pin: str | None = None) -> list[RecoveryOutcome]:
-        """Resolve the pending sales, refunds and subsidy loads of the card in `manager`'s reader."""
+        """Resolve the pending sales, refunds and subsidy loads of the card in `manager`'s reader (and, with
+        a centre, reverse the online sales a crash left pending)."""
+        if self.centre is not None:
+            self.centre.recover(self)
         return self.books(manager).resolve_pending(pin=pin)

@@ -158,6 +158,8 @@ def close_day(ctx: Counter, out_dir: Path, day: str | None = None) -> DayClose:
         raise DayClosed(f"business day {day} is already closed")
     closed_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     summary = build_summary(ctx, day, operator.operator_id, closed_at)
+    if ctx.centre is not None:
+        summary["centre"] = ctx.centre.reconcile_day(ctx, day)  # upload, then 3201 (and 3202 if not balanced)
     key = keyfile.load(keyfile.key_path(ctx.ledger.path))
     mac = sign(summary, key)
     out_dir = Path(out_dir)

@@ -95,7 +95,8 @@ def sale_receipt(ctx: Counter, receipt_no: str) -> Receipt:
         card_number=mask_card_number(sale.card_number), policy_name=s["policy"]["name"], visit=s["visit"]["type"],
         treatment_region=s["visit"]["region"], cross_province=s["cross_province"], filed=s["filed"],
         lines=receipt_lines(s["lines"]), ytd_after=tuple(s["ytd_after"]), account_after_fen=s["account_after_fen"],
-        notes=tuple(s.get("notes", ())),
+        notes=tuple(s.get("notes", ())), mode=s.get("mode", "offline"), setl_id=s.get("setl_id"),
+        setlinfo=dict(s.get("setlinfo") or {}),
     )
 
 
@@ -112,6 +113,7 @@ def refund_receipt(ctx: Counter, refund_no: str) -> Receipt:
         treatment_region=s["visit"]["region"], cross_province=s["cross_province"], filed=s["filed"],
         lines=receipt_lines(s["lines"], set(refund.lines)), ytd_after=tuple(refund.parts["ytd_after"]),
         account_after_fen=refund.parts.get("account_after_fen"), original=sale.receipt_no,
+        mode=refund.parts.get("mode", "offline"), setlinfo=dict(refund.parts.get("setlinfo") or {}),
     )
 
 

@@ -67,6 +67,9 @@ class Receipt:
     notes: tuple[str, ...] = ()
     original: str | None = None  # the sale a refund reverses
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    mode: str = "offline"  # online: settled by the insurance centre; offline: by the counter's engine
+    setl_id: str | None = None  # the centre's settlement id (online)
+    setlinfo: dict[str, int] = field(default_factory=dict, compare=False)  # the platform's names, fen
 
     # ---- totals ----
     def _sum(self, name: str) -> int:
@@ -93,6 +96,8 @@ class Receipt:
             "ytd_after_fen": {"deductible_used": self.ytd_after[0], "pooled_paid": self.ytd_after[1],
                               "inpatient_pooled_paid": self.ytd_after[2]},
             "account_after_fen": self.account_after_fen, "notes": list(self.notes),
+            "mode": self.mode, "setl_id": self.setl_id, "setlinfo": dict(self.setlinfo),
+            "setlinfo_yuan": {k: yuan(v) for k, v in self.setlinfo.items()},
         }
 
     def to_text(self, width: int = 44) -> str:
@@ -112,6 +117,7 @@ class Receipt:
                 f"policy   {self.policy_name}",
                 f"visit    {VISIT_NAMES.get(self.visit, self.visit)} @ {self.treatment_region}"
                 + ("  跨省异地" + ("(已备案)" if self.filed else "(未备案)") if self.cross_province else ""),
+                f"mode     {self.mode}" + (f"  {self.setl_id}" if self.setl_id else ""),
                 rule]
         for line in self.lines:
             left = f"{line.index + 1} {line.name or line.code}"
@@ -157,7 +163,7 @@ class Receipt:
                  ("operator", self.operator), ("holder", f"{self.holder_name} {self.holder_ssn}"),
                  ("card", self.card_number), ("policy", self.policy_name),
                  ("visit", f"{VISIT_NAMES.get(self.visit, self.visit)} @ {self.treatment_region}"),
-                 ("TAC", self.tac)]
+                 ("mode", self.mode), ("setl_id", self.setl_id), ("TAC", self.tac)]
         dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts if v)
         notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
         title = "医保结算单" if self.kind == "sale" else "医保退费单"

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from applets.purse.medical import MedicalRecord
 from terminal.booking import Booked
 from terminal.counter.card import read_record, updated_record, ytd_of
 from terminal.counter.errors import AlreadyRefunded, CardNotReady, CounterError
-from terminal.counter.history import REFUND_KIND, load_sale, refunds_of
+from terminal.counter.history import REFUND_KIND, StoredSale, load_sale, refunds_of
 from terminal.counter.operators import require_supervisor
 from terminal.counter.saved import load_settlement
 from terminal.counter.store import dumps
@@ -43,7 +45,10 @@ class RefundResult:
     receipt_no: str
     status: str
     refund: Refund
-    booked: Booked
+    booked: Booked | None  # the card transaction (online: the one that wrote the counters, if any)
+    mode: str = "offline"  # online: revoked at the insurance centre (2103 / 2208)
+    setl_id: str | None = None  # the centre's id of the revocation (online)
+    note: str | None = None  # why an online refund did not happen
 
     @property
     def committed(self) -> bool:
@@ -51,7 +56,11 @@ class RefundResult:
 
     @property
     def reason(self) -> str | None:
-        return None if self.committed else (self.booked.result.reason or self.booked.intent.reason)
+        if self.committed:
+            return None
+        if self.booked is None:
+            return self.note
+        return self.booked.result.reason or self.booked.intent.reason
 
 
 def refund_postings(r: Refund) -> list[Posting]:
@@ -73,10 +82,74 @@ def taken_lines(ctx: Counter, receipt_no: str) -> set[int]:
     return taken
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A refund checked and computed, before anything moves."""
+
+    sale: StoredSale
+    record: MedicalRecord
+    balance_fen: int
+    refund: Refund
+    now: datetime
+
+
 def refund(ctx: Counter, receipt_no: str, lines: Sequence[int] | None, *, manager: PurseManager, pin: str) -> RefundResult:
     """Refund `lines` (0-based indexes; None = every line not refunded yet) of sale `receipt_no`, with the
-    sale's card in `manager`'s reader and the holder's PIN."""
+    sale's card in `manager`'s reader and the holder's PIN. A sale the insurance centre settled is revoked
+    there (2103 / 2208) when a centre link is configured."""
     operator = require_supervisor(ctx.operator, "a refund")
+    if ctx.centre is not None:
+        online = ctx.centre.refund(ctx, load_sale(ctx, receipt_no), lines, manager=manager, pin=pin)
+        if online is not None:
+            return online
+    p = prepare(ctx, receipt_no, lines, manager=manager, pin=pin)
+    record, balance, r, now = p.record, p.balance_fen, p.refund, p.now
+    update = updated_record(record, r.ytd_after, on=now, terminal_id=manager.terminal_id)
+    refund_no = insert_refund(ctx, receipt_no, r, balance, now, operator.operator_id)
+    details = {"refund": refund_no, "receipt": receipt_no, "lines": list(r.line_indexes), "mode": "offline",
+               **refund_details(r)}
+    books = ctx.books(manager)
+    postings = refund_postings(r)
+    if r.account_fen:
+        booked = books.load(r.account_fen, postings, purse="ed", purpose="refund", kind=REFUND_KIND, details=details,
+                            capp_record=update)
+    else:
+        booked = books.purchase(0, postings, txn_type=TXN_ED_PURCHASE, capp_record=update, pin=pin,
+                                kind=REFUND_KIND, details=details)
+    result = RefundResult(refund_no, receipt_no, booked.status, r, booked)
+    if ctx.centre is not None and booked.status != "failed":
+        ctx.centre.queue_refund(ctx, result, r.ytd_before)
+    return result
+
+
+def refund_details(r: Refund) -> dict[str, int]:
+    """The ledger intent's amounts, under the platform's setlinfo names (fen)."""
+    t = r.totals
+    return {"medfee_sumamt": t.amount_fen, "fund_pay_sumamt": t.pooled_fen, "acct_pay": t.account_fen,
+            "psn_cash_pay": t.cash_fen}
+
+
+def insert_refund(ctx: Counter, receipt_no: str, r: Refund, balance_fen: int, now: datetime, operator_id: str,
+                  *, account_back_to_card: bool = True) -> str:
+    """The counter_refunds row (before the card or the centre is asked); returns its refund number."""
+    parts = {"amount_fen": r.totals.amount_fen, "pooled_fen": r.pooled_fen, "account_fen": r.account_fen,
+             "cash_fen": r.cash_fen, "ytd_before": list(_ytd(r.ytd_before)), "ytd_after": list(_ytd(r.ytd_after)),
+             "account_after_fen": balance_fen + (r.account_fen if account_back_to_card else 0),
+             "setlinfo": r.totals.to_setlinfo(), "mode": "offline" if account_back_to_card else "online"}
+    with ctx.store.write() as conn:
+        refund_no = ctx.store.next_number("counter_refunds", f"{ctx.terminal_id}-R")
+        conn.execute(
+            "INSERT INTO counter_refunds (refund_no, receipt_no, created_at, business_day, operator, lines, parts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (refund_no, receipt_no, now.isoformat(timespec="seconds"), ctx.business_day(), operator_id,
+             dumps(list(r.line_indexes)), dumps(parts)),
+        )
+    return refund_no
+
+
+def prepare(ctx: Counter, receipt_no: str, lines: Sequence[int] | None, *, manager: PurseManager,
+            pin: str) -> Prepared:
+    """Every check of a refund (the sale, the card, the holder's PIN, the year) and its parts."""
     sale = load_sale(ctx, receipt_no)
     if sale.state == "pending":
         raise CounterError(f"sale {receipt_no} is still pending at the card: present the card to resolve it first")
@@ -110,29 +183,7 @@ def refund(ctx: Counter, receipt_no: str, lines: Sequence[int] | None, *, manage
         if "already refunded" in text:
             raise AlreadyRefunded(f"sale {receipt_no}: {text}") from None
         raise CounterError(f"sale {receipt_no}: {text}") from None
-    update = updated_record(record, r.ytd_after, on=now, terminal_id=manager.terminal_id)
-    parts = {"amount_fen": r.totals.amount_fen, "pooled_fen": r.pooled_fen, "account_fen": r.account_fen,
-             "cash_fen": r.cash_fen, "ytd_before": list(_ytd(r.ytd_before)), "ytd_after": list(_ytd(r.ytd_after)),
-             "account_after_fen": balance + r.account_fen}
-    with ctx.store.write() as conn:
-        refund_no = ctx.store.next_number("counter_refunds", f"{ctx.terminal_id}-R")
-        conn.execute(
-            "INSERT INTO counter_refunds (refund_no, receipt_no, created_at, business_day, operator, lines, parts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (refund_no, receipt_no, now.isoformat(timespec="seconds"), ctx.business_day(), operator.operator_id,
-             dumps(list(r.line_indexes)), dumps(parts)),
-        )
-    details = {"refund": refund_no, "receipt": receipt_no, "lines": list(r.line_indexes),
-               "pooled_fen": r.pooled_fen, "account_fen": r.account_fen, "cash_fen": r.cash_fen}
-    books = ctx.books(manager)
-    postings = refund_postings(r)
-    if r.account_fen:
-        booked = books.load(r.account_fen, postings, purse="ed", purpose="refund", kind=REFUND_KIND, details=details,
-                            capp_record=update)
-    else:
-        booked = books.purchase(0, postings, txn_type=TXN_ED_PURCHASE, capp_record=update, pin=pin,
-                                kind=REFUND_KIND, details=details)
-    return RefundResult(refund_no, receipt_no, booked.status, r, booked)
+    return Prepared(sale, record, balance, r, now)
 
 
 def _listed(ctx: Counter, key: str) -> bool:

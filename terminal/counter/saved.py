@@ -33,8 +33,11 @@ def _ytd(y: YearToDate) -> list[int]:
     return [y.deductible_used_fen, y.pooled_paid_fen, y.inpatient_pooled_paid_fen]
 
 
-def save_settlement(s: Settlement, cart: Sequence[CartLine], *, category: str, filing_id: str | None) -> dict[str, Any]:
-    """The JSON-able form of a settlement of `cart` (same order as `s.lines`)."""
+def save_settlement(s: Settlement, cart: Sequence[CartLine], *, category: str, filing_id: str | None,
+                    mode: str = "offline", setl_id: str | None = None, use_account: bool = True) -> dict[str, Any]:
+    """The JSON-able form of a settlement of `cart` (same order as `s.lines`). `mode`: online (settled by the
+    insurance centre, `setl_id`) or offline (the counter's engine from the card); `setlinfo` holds the
+    totals under the platform's names (fen)."""
     if len(cart) != len(s.lines):
         raise ValueError("the cart and the settlement differ in length")
     lines = []
@@ -61,6 +64,10 @@ def save_settlement(s: Settlement, cart: Sequence[CartLine], *, category: str, f
         "account_after_fen": s.account_balance_after_fen,
         "lines": lines,
         "notes": list(s.notes),
+        "mode": mode,
+        "setl_id": setl_id,
+        "use_account": use_account,
+        "setlinfo": s.to_setlinfo(),
     }
 
 

@@ -191,7 +191,7 @@ def revoke(call: Any) -> dict[str, Any]:
     out = revoke_settlement(call, f, ("2207",))
     if out["setlinfo"]["mdtrt_id"] != mdtrt_id:
         raise Refused(f"{f.path('mdtrt_id')} {mdtrt_id} is not the visit of settlement {f.text('setl_id')}")
-    if out["ykt"]["fully_revoked"]:
+    if out["ykt"]["fully_revoked"]:  # the visit's fee details can be settled again (or revoked with 2205)
         call.db.execute("UPDATE visits SET state = 'open' WHERE mdtrt_id = ?", (mdtrt_id,))
-        call.db.execute("UPDATE fees SET state = 'revoked' WHERE mdtrt_id = ? AND state = 'settled'", (mdtrt_id,))
+        call.db.execute("UPDATE fees SET state = 'active' WHERE mdtrt_id = ? AND state = 'settled'", (mdtrt_id,))
     return out

@@ -63,6 +63,9 @@ def reverse(call: Any) -> dict[str, Any]:
             else:
                 db.execute("UPDATE settlements SET state = 'reversed' WHERE setl_id = ?", (setl_id,))
                 db.execute("UPDATE settlements SET state = 'settled' WHERE setl_id = ? AND state = 'revoked'", (orig,))
+                if mdtrt_id and oinfno == "2208":
+                    db.execute("UPDATE visits SET state = 'settled' WHERE mdtrt_id = ?", (mdtrt_id,))
+                    db.execute("UPDATE fees SET state = 'settled' WHERE mdtrt_id = ? AND state = 'active'", (mdtrt_id,))
         store.undo_moves(db, omsgid, call.msgid, call.time_text)
     db.execute("INSERT INTO reversals (omsgid, oinfno, msgid, fixmedins_code, found, at) VALUES (?, ?, ?, ?, ?, ?)",
                (omsgid, oinfno, call.msgid, call.institution.fixmedins_code, int(found), call.time_text))

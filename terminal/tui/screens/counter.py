@@ -452,7 +452,8 @@ class CounterScreen(YktScreen):
         if sale.committed:
             self.cart = []
             self._cart_changed()
-            self.show_message(self.t("pay.done", number=sale.receipt_no))
+            mode = self.t("pay.online") if getattr(sale, "mode", "offline") == "online" else self.t("pay.offline")
+            self.show_message(self.t("pay.done", number=sale.receipt_no, mode=mode))
             self.app.push_screen(ReceiptScreen(receipt))
             return
         self.preview = None
