@@ -47,7 +47,9 @@ def select_ssse(reader: Reader) -> None:
     expect_ok(raw, "SELECT SSSE")
 
 
-def _read_tlv_records(reader: Reader, sfi: int, tags: tuple[int, ...], optional: tuple[int, ...] = ()) -> dict[int, bytes]:
+def read_tlv_records(reader: Reader, sfi: int, tags: tuple[int, ...], optional: tuple[int, ...] = ()) -> dict[int, bytes]:
+    """READ RECORD each tag of a TLV-record EF, then each `optional` one (skipped when the card has no such
+    record). Raises CardAnswerError (with the SW) on a refusal or a record that is not the tag asked for."""
     out: dict[int, bytes] = {}
     for tag in tags + optional:
         raw = reader.transmit(ReadRecord(sfi, tag).to_bytes())
@@ -73,7 +75,7 @@ def read_card(reader: Reader, pin: str | None = None) -> CardRead:
     """Select SSSE and read EF05 (and EF06, after VERIFY when a PIN is given or the card needs it)."""
     select_ssse(reader)
     try:
-        card = CardInfo.from_records(_read_tlv_records(reader, EF05_SFI, EF05_TAGS))
+        card = CardInfo.from_records(read_tlv_records(reader, EF05_SFI, EF05_TAGS))
     except (KeyError, ValueError, UnicodeDecodeError) as e:
         raise CardAnswerError(f"EF05 is malformed ({e})") from None
     verified = False
@@ -81,7 +83,7 @@ def read_card(reader: Reader, pin: str | None = None) -> CardRead:
         verify_pin(reader, pin)
         verified = True
     try:
-        records = _read_tlv_records(reader, EF06_SFI, EF06_TAGS, optional=(0x4E,))
+        records = read_tlv_records(reader, EF06_SFI, EF06_TAGS, optional=(0x4E,))
     except CardAnswerError as e:
         if e.sw == SW.SECURITY_STATUS_NOT_SATISFIED and not verified:
             return CardRead(card, None, True, False)

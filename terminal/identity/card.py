@@ -14,17 +14,17 @@ from datetime import date
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from applets.holder import CardInfo, HolderInfo, mask_ssn, parse_record, ssn_valid
+from applets.holder import CardInfo, HolderInfo, mask_ssn, ssn_valid
 from applets.ssse import EF05_SFI, EF06_SFI, SSSE_AID
 from applets.sw import SW
 from reader.base import Reader
-from terminal.cardread import EF05_TAGS, EF06_TAGS, authenticate_card, verify_pin
+from terminal.cardread import EF05_TAGS, EF06_TAGS, authenticate_card, read_tlv_records, verify_pin
 from terminal.errors import CardAnswerError, PinError
 from terminal.hotlist import Hotlist
 from terminal.identity.errors import IdentityRefused, Reason
 from terminal.identity.model import Identity, IdentityPolicy
 from terminal.issuer import issuer_ca_public_key
-from terminal.protocol.iso import ReadRecord, SelectByName, expect_ok
+from terminal.protocol.iso import SelectByName, expect_ok
 
 log = logging.getLogger(__name__)
 
@@ -102,28 +102,9 @@ def _select(reader: Reader) -> None:
         raise IdentityRefused(Reason.CARD_UNREADABLE, str(e)) from None
 
 
-def _records(reader: Reader, sfi: int, tags: tuple[int, ...]) -> dict[int, bytes]:
-    """READ RECORD each tag of a TLV-record EF; the name extension (4E) is optional. Raises
-    CardAnswerError (with the SW) on a refusal."""
-    out: dict[int, bytes] = {}
-    for tag in tags:
-        raw = reader.transmit(ReadRecord(sfi, tag).to_bytes())
-        if tag == _NAME_EXTENSION and raw[-2:] == SW.RECORD_NOT_FOUND.to_bytes(2, "big"):
-            continue
-        data = expect_ok(raw, f"READ RECORD EF{sfi:02X} tag {tag:02X}")
-        try:
-            got, value = parse_record(data)
-        except ValueError as e:
-            raise CardAnswerError(f"EF{sfi:02X} record {tag:02X} is not a TLV record ({e})") from None
-        if got != tag:
-            raise CardAnswerError(f"EF{sfi:02X} record {tag:02X} carries tag {got:02X}")
-        out[tag] = value
-    return out
-
-
 def _read_card_info(reader: Reader) -> CardInfo:
     try:
-        return CardInfo.from_records(_records(reader, EF05_SFI, EF05_TAGS))
+        return CardInfo.from_records(read_tlv_records(reader, EF05_SFI, EF05_TAGS))
     except CardAnswerError as e:
         raise IdentityRefused(Reason.CARD_UNREADABLE, f"EF05: {e}") from None
     except (KeyError, ValueError, UnicodeDecodeError) as e:
@@ -133,7 +114,7 @@ def _read_card_info(reader: Reader) -> CardInfo:
 def _read_holder(reader: Reader, *, may_need_pin: bool) -> HolderInfo | None:
     """EF06, or None when it needs a PIN that has not been verified yet (and `may_need_pin`)."""
     try:
-        records = _records(reader, EF06_SFI, EF06_TAGS + (_NAME_EXTENSION,))
+        records = read_tlv_records(reader, EF06_SFI, EF06_TAGS, optional=(_NAME_EXTENSION,))
     except CardAnswerError as e:
         if may_need_pin and e.sw == SW.SECURITY_STATUS_NOT_SATISFIED:
             return None
