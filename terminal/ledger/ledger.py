@@ -334,8 +334,10 @@ class Ledger:
                 "terminal_seq": tseq, "card_time": ctime, "operator": intent.operator,
                 "business_day": intent.business_day, "committed_at": now,
             })
-            for line, p in enumerate(lines, 1):
-                chain.append("postings", {"txn_id": txn_id, "line": line, "account": p.account, "amount_fen": p.amount_fen})
+            chain.append_many("postings", [
+                {"txn_id": txn_id, "line": line, "account": p.account, "amount_fen": p.amount_fen}
+                for line, p in enumerate(lines, 1)
+            ])
             chain.append("outbox", {"txn_id": txn_id, "created_at": now})
             self._conn.executemany(
                 "UPDATE balances SET balance_fen = balance_fen + ? WHERE account = ?", [(d, a) for a, d in deltas.items()]
