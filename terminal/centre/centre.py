@@ -190,7 +190,7 @@ class Centre:
             raise Refused(f"the request body is not JSON ({str(exc)[:80]})") from None
         if not isinstance(doc, dict):
             raise Refused("the request body must be a JSON object (the envelope)")
-        env = Fields(doc, "envelope")
+        env = Fields(doc, "")
         infno = doc.get("infno")
         if not isinstance(infno, str) or len(infno) != 4:
             raise Refused(f"infno must be a 4-character transaction code, got {json_text(infno)}")

@@ -33,7 +33,7 @@ from terminal.medical.policy import Policy, category_for
 from . import store
 from .errors import Refused
 from .validation import Fields
-from .wire import yuan_of
+from .wire import json_text, yuan_of
 
 MED_TYPES = {"41": VisitType.PHARMACY, "11": VisitType.OUTPATIENT, "14": VisitType.OUTPATIENT,
              "21": VisitType.INPATIENT}
@@ -109,7 +109,7 @@ def med_type_of(call: Any, f: Fields, allowed: tuple[str, ...]) -> str:
     med_type = f.text("med_type", max_len=6, pattern=None, choices=None)
     if med_type not in allowed:
         names = ", ".join(f"{m} {MED_TYPE_NAMES[m]}" for m in allowed)
-        raise Refused(f"{f.path('med_type')} must be {names} here, got {med_type!r}")
+        raise Refused(f"{f.path('med_type')} must be {names} here, got {json_text(med_type)}")
     kind = call.institution.kind
     if MED_TYPES[med_type] is VisitType.PHARMACY and kind != "pharmacy":
         raise Refused(f"med_type {med_type} is a pharmacy purchase, but {call.institution.fixmedins_code} is a {kind}")

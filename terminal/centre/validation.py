@@ -36,7 +36,7 @@ class Fields:
         self.where = where
 
     def path(self, name: str) -> str:
-        return f"{self.where}.{name}"
+        return f"{self.where}.{name}" if self.where else name
 
     def has(self, name: str) -> bool:
         value = self.data.get(name)

@@ -34,7 +34,7 @@ def _rows(call: Any, begin: str, end: str, where: str = "", params: tuple[Any, .
     rows = call.db.query(
         "SELECT setl_id, msgid, kind, psn_no, insutype, clr_type, medfee_fen, fund_fen, acct_fen, mode, orig_setl_id"
         " FROM settlements WHERE fixmedins_code = ? AND setl_day >= ? AND setl_day <= ? AND state <> 'reversed'"
-        f"{where} ORDER BY setl_time, setl_id", (call.institution.fixmedins_code, begin, end, *params))
+        f"{where} ORDER BY setl_time, msgid", (call.institution.fixmedins_code, begin, end, *params))
     keys = ("setl_id", "msgid", "kind", "psn_no", "insutype", "clr_type", "medfee_fen", "fund_fen", "acct_fen",
             "mode", "orig_setl_id")
     return [dict(zip(keys, r)) for r in rows]
