@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from terminal.cli.options import json_option
 from terminal.clearing.errors import ClearingError
 from terminal.paths import default_home, default_ledger_path
 
@@ -30,10 +31,6 @@ def clearing_db_option(func: F) -> F:
     return click.option("--db", "db_url", metavar="URL", default=None,
                         help="Clearing database: a SQLite path or sqlite:///PATH, or postgresql://… "
                              "Default: $YKT_CLEARING_DB, else clearing.sqlite in the terminal home.")(func)
-
-
-def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
 def one_line_errors(func: F) -> F:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 import click
 
-from terminal.cli.options import ask_pin, connected_reader, reader_options
+from terminal.cli.options import USER_ERRORS, YktGroup, ask_pin, connected_reader, json_option, reader_options
 from terminal.cli.purse import connected_psam, psam_options
 from terminal.demo import demo_psam_path
 from terminal.counter import Counter, Draft, Receipt, Role
@@ -32,23 +31,10 @@ from terminal.purse import Psam
 Callback = Callable[..., Any]
 
 
-class CounterGroup(click.Group):
+class CounterGroup(YktGroup):
     """As `ykt`'s group (user errors as one line), and medical and ledger refusals too, also when run on its own."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        from terminal.cli.main import USER_ERRORS  # late: terminal.cli.main registers this group when imported
-
-        try:
-            return super().invoke(ctx)
-        except (*USER_ERRORS, MedicalError, LedgerError) as e:
-            raise click.ClickException(str(e) or type(e).__name__) from None
-        except KeyboardInterrupt:
-            raise click.Abort() from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as e:  # a bug: one line for the user, the traceback only with -vv
-            logging.getLogger("ykt").debug("internal error", exc_info=True)
-            raise click.ClickException(f"internal error ({type(e).__name__}: {e}); run with -vv for details") from None
+    user_errors = (*USER_ERRORS, MedicalError, LedgerError)
 
 
 def counter_options(f: Callback) -> Callback:
@@ -64,10 +50,6 @@ def counter_options(f: Callback) -> Callback:
 
 def card_options(f: Callback) -> Callback:
     return psam_options(reader_options(f))
-
-
-def json_option(f: Callback) -> Callback:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
 
 
 def read_secret(prompt: str) -> str:

@@ -16,10 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from applets.errors import AppletError
-from reader.errors import CardError, CardImageError, ReaderError
-from terminal.cli.options import ask_pin, connected_reader, reader_options
-from terminal.errors import TerminalError
+from terminal.cli.options import USER_ERRORS, ask_pin, connected_reader, reader_options
 from terminal.hotlist import Hotlist, default_hotlist_path, import_file
 from terminal.identity import LOOKUP_POLICY, IdentityRefused, Reason, SqliteNonceStore, identify_card, issue_qr, load_known_regions, verify_qr
 from terminal.identity.qr import DEFAULT_SKEW_S, MAX_TTL_S
@@ -27,9 +24,6 @@ from terminal.identity.render import terminal_text, write_png
 from terminal.paths import default_home
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_USER_ERRORS = (TerminalError, ReaderError, CardError, CardImageError, AppletError, ValueError, OSError)
-
 
 def one_line_errors(func: F) -> F:
     """Refusals become `Error: refused (reason): message`; other user errors one line; exit 1."""
@@ -41,7 +35,7 @@ def one_line_errors(func: F) -> F:
         except IdentityRefused as e:
             hint = " (use --pin)" if e.reason is Reason.PIN_REQUIRED else ""
             raise click.ClickException(f"refused ({e.reason.value}): {e}{hint}") from None
-        except _USER_ERRORS as e:
+        except USER_ERRORS as e:
             raise click.ClickException(str(e) or type(e).__name__) from None
         except sqlite3.DatabaseError as e:
             raise click.ClickException(f"cannot use the nonce database: {e}") from None

@@ -20,7 +20,7 @@ import click
 
 from terminal.booking import PurseBooks, today
 from terminal.cli.books import outcome_json, outcome_line
-from terminal.cli.options import ask_pin, connected_reader, reader_options
+from terminal.cli.options import ask_pin, connected_reader, json_option, reader_options
 from terminal.cli.purse import connected_psam, psam_options
 from terminal.ledger import Ledger, LedgerError, RecoveryOutcome
 from terminal.purse import PurseManager
@@ -40,10 +40,6 @@ def db_option(func: F) -> F:
         default=None,
         help="Ledger database. Default: $YKT_HOME/ledger.sqlite, else ledger.sqlite in the user data dir.",
     )(func)
-
-
-def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
 def one_line_errors(func: F) -> F:

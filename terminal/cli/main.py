@@ -4,31 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 import click
 
-from applets.errors import AppletError
-from reader.errors import CardError, CardImageError, ReaderError
-from terminal.errors import TerminalError
+from terminal.cli.options import USER_ERRORS, YktGroup
 
-# What a user can cause and fix: shown as one line, never as a traceback.
-USER_ERRORS = (TerminalError, ReaderError, CardError, CardImageError, AppletError, ValueError, OSError)
-
-
-class YktGroup(click.Group):
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except USER_ERRORS as e:
-            raise click.ClickException(str(e) or type(e).__name__) from None
-        except KeyboardInterrupt:
-            raise click.Abort() from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as e:  # a bug: one line for the user, the traceback only with -vv
-            logging.getLogger("ykt").debug("internal error", exc_info=True)
-            raise click.ClickException(f"internal error ({type(e).__name__}: {e}); run with -vv for details") from None
+__all__ = ["USER_ERRORS", "YktGroup", "cli", "main"]
 
 
 @click.group(cls=YktGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

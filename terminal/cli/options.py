@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import click
 
+from applets.errors import AppletError
 from reader.base import Reader
+from reader.errors import CardError, CardImageError, ReaderError
 from reader.trace import Trace
+from terminal.errors import TerminalError
 from terminal.readers import open_reader
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# What a user can cause and fix: shown as one line, never as a traceback.
+USER_ERRORS = (TerminalError, ReaderError, CardError, CardImageError, AppletError, ValueError, OSError)
+
+
+class YktGroup(click.Group):
+    """A group whose `user_errors` become one line and a non-zero exit; a bug too, its traceback only with -vv."""
+
+    user_errors: tuple[type[BaseException], ...] = USER_ERRORS
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except self.user_errors as e:
+            raise click.ClickException(str(e) or type(e).__name__) from None
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:  # a bug: one line for the user, the traceback only with -vv
+            logging.getLogger("ykt").debug("internal error", exc_info=True)
+            raise click.ClickException(f"internal error ({type(e).__name__}: {e}); run with -vv for details") from None
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
 def reader_options(f: Callable[..., Any]) -> Callable[..., Any]:
