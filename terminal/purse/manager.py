@@ -186,50 +186,53 @@ class PurseManager:
         updates = _capp_updates(capp_record)
         _check_updates(updates, kind_type)
         now = self.clock()
-        base = PurseResult(
-            outcome=Outcome.NOT_DONE,
-            kind=Kind.CAPP_PURCHASE if capp else Kind.PURCHASE,
-            txn_type=kind_type,
-            purse=kind_type.purse,
-            amount=amount,
-            date=bcd_date(now),
-            time=bcd_time(now),
-        )
+        # The result's fields as they become known; each decline below is built from them at once (no chain
+        # of dataclasses.replace on the way to a done purchase).
+        fields: dict = {
+            "outcome": Outcome.NOT_DONE,
+            "kind": Kind.CAPP_PURCHASE if capp else Kind.PURCHASE,
+            "txn_type": kind_type,
+            "purse": kind_type.purse,
+            "amount": amount,
+            "date": bcd_date(now),
+            "time": bcd_time(now),
+        }
         if self.psam is None:
-            return replace(base, reason="no PSAM in the terminal")
+            return PurseResult(**fields, reason="no PSAM in the terminal")
         # -- before the DEBIT: any failure leaves the card as it was --
         try:
             terminal_id = self.terminal_id
         except (ReaderError, PsamError, BadAnswer) as e:
-            return replace(base, reason=f"PSAM unavailable: {e}")
-        base = replace(base, terminal_id=terminal_id)
+            return PurseResult(**fields, reason=f"PSAM unavailable: {e}")
+        fields["terminal_id"] = terminal_id
         try:
             ident = self.channel.reopen()
-            base = replace(base, app_serial=ident.app_serial, issuer_code=ident.issuer_code)
+            fields["app_serial"], fields["issuer_code"] = ident.app_serial, ident.issuer_code
             if pin is not None:
                 self.channel.verify_pin(pin)
-            resp = self.channel.send(InitializeForPurchase(base.purse, self.key_index, amount, terminal_id, capp))
+            resp = self.channel.send(InitializeForPurchase(fields["purse"], self.key_index, amount, terminal_id, capp))
             if resp.sw != SW.OK:
-                return replace(base, reason=_decline_text("INITIALIZE", resp.sw), sw=resp.sw)
+                return PurseResult(**fields, reason=_decline_text("INITIALIZE", resp.sw), sw=resp.sw)
             init = PurchaseInit.from_bytes(resp.data)
-            base = replace(
-                base, card_counter=init.counter, balance_before=init.balance, alg=init.alg, key_version=init.key_version
+            fields.update(
+                card_counter=init.counter, balance_before=init.balance, alg=init.alg, key_version=init.key_version
             )
             if amount > init.balance + init.overdraft_limit:
-                return replace(base, reason="the card accepted a purchase above its balance + overdraft: refused")
-            sam = self._sam_init(self.psam, init, base, ident)
-            base = replace(base, terminal_seq=sam.terminal_seq)
+                return PurseResult(**fields, reason="the card accepted a purchase above its balance + overdraft: refused")
+            sam = self._sam_init(self.psam, init, PurseResult(**fields), ident)
+            fields["terminal_seq"] = sam.terminal_seq
             for update in updates:
                 resp = self.channel.send(update)
                 if resp.sw != SW.OK:
-                    return replace(base, reason=_decline_text("UPDATE CAPP DATA CACHE", resp.sw), sw=resp.sw)
-            debit = DebitForPurchase(sam.terminal_seq, base.date, base.time, sam.mac1)  # type: ignore[arg-type]
+                    return PurseResult(**fields, reason=_decline_text("UPDATE CAPP DATA CACHE", resp.sw), sw=resp.sw)
+            debit = DebitForPurchase(sam.terminal_seq, fields["date"], fields["time"], sam.mac1)
         except ReaderError as e:
-            return replace(base, reason=f"card or PSAM gone before the debit; nothing happened ({e})")
+            return PurseResult(**fields, reason=f"card or PSAM gone before the debit; nothing happened ({e})")
         except PinError as e:
-            return replace(base, reason=str(e))
+            return PurseResult(**fields, reason=str(e))
         except (PurseError, BadAnswer, ValueError) as e:
-            return replace(base, reason=str(e), sw=getattr(e, "sw", None))
+            return PurseResult(**fields, reason=str(e), sw=getattr(e, "sw", None))
+        base = PurseResult(**fields)
         attempt = Attempt(
             kind=base.kind,
             purse=base.purse,
@@ -294,17 +297,18 @@ class PurseManager:
         """CREDIT SAM FOR PURCHASE with the card's MAC2; a refused MAC2 gets one second chance through
         GET TRANSACTION PROOF (a MAC2 corrupted on the way), else the purchase is declined."""
         after = (base.balance_before or 0) - base.amount
-        done = replace(base, tac=answer.tac, balance_after=after)
         try:
             try:
                 sw = psam.credit(answer.mac2)
             except ReaderError:  # the PSAM's answer was lost or it was reset: ask for this session again
                 sw = psam.verify_mac2(answer.mac2, sam_seq(attempt))
             if sw == SW.OK:
-                return replace(done, outcome=Outcome.DONE, mac2_verified=True)
+                return replace(base, tac=answer.tac, balance_after=after, outcome=Outcome.DONE, mac2_verified=True)
             if sw != SW.MAC_INVALID:
                 return replace(
-                    done,
+                    base,
+                    tac=answer.tac,
+                    balance_after=after,
                     outcome=Outcome.UNKNOWN,
                     reason=f"PSAM cannot check MAC2: {sw_text(sw)}",
                     attempt=replace(attempt, card_tac=answer.tac),
@@ -313,10 +317,12 @@ class PurseManager:
             if resp.sw == SW.OK:
                 proof = Proof.from_bytes(resp.data)
                 if psam.verify_mac2(proof.mac2, sam_seq(attempt)) == SW.OK:
-                    return replace(done, outcome=Outcome.DONE, tac=proof.tac, mac2_verified=True)
+                    return replace(base, balance_after=after, outcome=Outcome.DONE, tac=proof.tac, mac2_verified=True)
         except (ReaderError, BadAnswer, PsamError) as e:
             return replace(
-                done,
+                base,
+                tac=answer.tac,
+                balance_after=after,
                 outcome=Outcome.UNKNOWN,
                 reason=f"MAC2 not verified ({e}); TAC kept for clearing",
                 attempt=replace(attempt, card_tac=answer.tac),
