@@ -178,7 +178,7 @@ class Centre:
             answer = Answer(dumps(self._answer(-1, received, {}, str(exc))), -1)
         except Refused as exc:
             answer = self._store_refusal(envelope, digest, received, str(exc))
-        if answer.infcode == 0 and not answer.replayed and self.faults.take_drop(infno):
+        if answer.infcode == 0 and self.faults.take_drop(infno):  # a replayed answer can be lost too
             log.info("fault: dropping the committed answer of %s %s", infno, msgid)
             return Answer(answer.body, answer.infcode, dropped=True)
         return answer

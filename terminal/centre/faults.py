@@ -3,7 +3,7 @@
 | switch | effect |
 |---|---|
 | `latency_ms` | every answer is delayed by this many milliseconds |
-| `drop` | `{infno: n}`: the next n requests of that infno are processed and **committed**, then never answered (the connection hangs until the client gives up): a lost answer. n = −1: always |
+| `drop` | `{infno: n}`: the next n answers (infcode 0) of that infno are withheld after the commit — the connection hangs until the client gives up: a lost answer. A resent msgid's stored answer counts too. n = −1: always |
 | `fail` | `{infno: n}`: the next n requests of that infno are answered infcode −1 (`fail_msg`) before anything is read or written. n = −1: always |
 | `clock_skew_s` | the centre's clock runs this many seconds ahead (negative: behind): answer times, settlement times, sign-in times, and the inf_time check |
 

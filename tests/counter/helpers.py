@@ -114,12 +114,13 @@ class Desk:
         self.counter.login(operator_id, PASSWORDS[operator_id])
 
 
-def make_desk(folder: Path, *, region: str = "310000", clock: Any = None, name: str = "ledger.sqlite") -> Desk:
+def make_desk(folder: Path, *, region: str = "310000", clock: Any = None, name: str = "ledger.sqlite",
+              centre: Any = None) -> Desk:
     psam = VirtualCard(MemoryStorage(psam_image()), os.urandom)
     psam_reader = EmulatedReader(psam, name="psam")
     psam_reader.connect()
     counter = Counter.open(folder / name, terminal_id=TERMINAL, region=region, clock=clock or (lambda: NOW),
-                           hotlist=Hotlist.empty(), load_host=load_host(), scrypt_n=2**8)
+                           hotlist=Hotlist.empty(), load_host=load_host(), scrypt_n=2**8, centre=centre)
     if not counter.operators.count():
         counter.operators.add("sup1", "Supervisor", "supervisor", PASSWORDS["sup1"])
         counter.operators.add("c001", "Cashier", "cashier", PASSWORDS["c001"])
