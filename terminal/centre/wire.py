@@ -100,9 +100,11 @@ def _prepare(value: Any) -> Any:
     return value
 
 
-def dumps(document: Any) -> bytes:
-    """UTF-8 JSON with Decimal amounts written as exact numbers (``12.50``), never through float."""
-    text = json.dumps(_prepare(document), ensure_ascii=False, separators=(",", ":"))
+def dumps(document: Any, *, indent: int | None = None) -> bytes:
+    """UTF-8 JSON with Decimal amounts written as exact numbers (``12.50``), never through float; compact, or
+    indented for people with `indent`."""
+    text = json.dumps(_prepare(document), ensure_ascii=False, indent=indent,
+                      separators=None if indent else (",", ":"))
     return _DECIMAL_RE.sub(r"\1", text).encode("utf-8")
 
 

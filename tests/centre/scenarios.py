@@ -3,7 +3,6 @@ centre answers, in the order a counter system sends them (medical-platform.md "C
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
