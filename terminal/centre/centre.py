@@ -113,6 +113,7 @@ class Centre:
         self._ecard_key = ecard_public_key()
         self._seq = 0
         self._seq_lock = threading.Lock()
+        self._synchronous = True  # Database.open sets synchronous=FULL
 
     @classmethod
     def open(cls, url: str | Path, *, seed: bool = True, **kwargs: Any) -> Centre:
@@ -228,10 +229,26 @@ class Centre:
             raise Refused(f"input must be a JSON object, got {json_text(doc['input'])}")
         return doc
 
+    def _durability(self, writes: bool) -> None:
+        """A transaction that changes state commits durably (SQLite synchronous=FULL / PostgreSQL
+        synchronous_commit on); one that only stores its answer (1101, 2101, …) does not wait for the disk — the
+        next durable commit carries it there (a power cut may lose a read-only answer, never a settlement)."""
+        if self.db.dialect == "sqlite":
+            if self._synchronous != writes:
+                self.db.execute("PRAGMA synchronous=FULL" if writes else "PRAGMA synchronous=NORMAL")
+                self._synchronous = writes
+        elif not writes:
+            self.db.execute("SET LOCAL synchronous_commit = off")
+
     def _run(self, envelope: dict[str, Any], digest: str, received: _dt.datetime) -> Answer:
         infno, msgid, code = envelope["infno"], envelope["msgid"], envelope["fixmedins_code"]
         db = self.db
+        writes = self.transactions[infno].writes
+        if db.dialect == "sqlite":
+            self._durability(writes)
         with db.transaction():
+            if db.dialect == "postgres":
+                self._durability(writes)
             institution = store.institution(db, code)
             if institution is None:
                 raise _Envelope(f"fixmedins_code {code} is not a registered institution of this centre")

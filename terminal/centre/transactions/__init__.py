@@ -28,6 +28,10 @@ class Transaction:
     infno: str
     name: str
     run: Callable[[Any], dict[str, Any]]
+    writes: bool = True  # changes state (False: only its answer is stored, committed without waiting for the disk)
+
+
+READ_ONLY = ("1101", "2101", "2206", "3201", "3202")
 
 
 TRANSACTIONS: dict[str, Transaction] = {t.infno: t for t in (
@@ -51,5 +55,6 @@ TRANSACTIONS: dict[str, Transaction] = {t.infno: t for t in (
     Transaction("Y202", "offline refund upload (yikatong)", offline.upload_refund),
     Transaction("Y301", "allowance load 圈存 (yikatong)", offline.load_allowance),
 )}
+TRANSACTIONS = {k: Transaction(t.infno, t.name, t.run, k not in READ_ONLY) for k, t in TRANSACTIONS.items()}
 
 __all__ = ["REVERSIBLE", "TRANSACTIONS", "Transaction"]
