@@ -163,7 +163,7 @@ class CentreClient:
 
     def sign_out(self) -> None:
         """9002 (best effort is the caller's choice); forgets the sign_no either way."""
-        sign_no, self.sign_no = self.sign_no, self.sign_no
+        sign_no = self.sign_no
         try:
             if sign_no:
                 self.call("9002", {"signOut": {"sign_no": sign_no, "opter_no": self.opter}})

@@ -81,7 +81,6 @@ def identified(link: CentreLink, ctx: Counter, customer: Customer, pin: str) -> 
     if person.psn_insu_stas != "1":
         raise CardNotReady(f"the insurance centre says the holder of card {customer.identity.card_number} is not "
                            f"insured now (psn_insu_stas {person.psn_insu_stas})")
-    del pin
     return replace(customer, centre=person)
 
 

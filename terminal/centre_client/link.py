@@ -115,9 +115,14 @@ class CentreLink:
         """Open the journal in the counter's ledger database; msgids continue after the last one used."""
         if self.journal is None:
             self.journal = Journal(counter.ledger.path)
-            floor = self.journal.last_msgid()
             inst = self.client.institution.fixmedins_code
-            self.client.msgids = MsgIds(inst, self.client._clock, floor if floor and floor.startswith(inst) else None)
+            # after a restart, msgids start in the next second (read-only requests are not journalled) or after
+            # the last journalled one, whichever is later
+            floor = f"{inst}{self.client._clock().strftime('%Y%m%d%H%M%S')}9999"
+            last = self.journal.last_msgid()
+            if last and last.startswith(inst) and last[12:] > floor[12:]:
+                floor = last
+            self.client.msgids = MsgIds(inst, self.client._clock, floor)
 
     def close(self) -> None:
         if self.journal is not None:
@@ -262,9 +267,17 @@ class CentreLink:
     # ---------------------------------------------------------------- person
     def person(self, customer: Customer) -> CentrePerson | None:
         """1101 for the card's holder; None when offline. CentreRefused passes through."""
-        cert = card_cert(customer.identity)
+        return self._person(card_cert(customer.identity))
+
+    def person_by_qr(self, payload: str) -> CentrePerson | None:
+        """1101 with the e-credential (mdtrt_cert_type 01: yikatong's signed QR plays the platform's ecToken);
+        None when offline. CentreRefused passes through (an expired or forged code, a person not insured)."""
+        return self._person({"mdtrt_cert_type": "01", "mdtrt_cert_no": "".join(payload.split()), "card_sn": ""})
+
+    def _person(self, cert: dict[str, str]) -> CentrePerson | None:
+        request = {k: v for k, v in cert.items() if v}
         try:
-            reply = self.call("1101", {"data": {**cert, "begntime": self._now()}})
+            reply = self.call("1101", {"data": {**request, "begntime": self._now()}})
         except CentreUnreachable:
             return None
         out = reply.output
@@ -274,7 +287,7 @@ class CentreLink:
                 psn_no=str(base["psn_no"]), insutype=str(info["insutype"]), insuplc_admdvs=str(info["insuplc_admdvs"]),
                 psn_insu_stas=str(info["psn_insu_stas"]), balc_fen=_fen(ykt["balc"]),
                 allowance_fen=_fen(ykt["allowance"]), year=int(ykt["year"]), ytd=ytd_of(ykt["ytd"], "ykt.ytd"),
-                card_no=cert["mdtrt_cert_no"], card_sn=cert["card_sn"])
+                card_no=str(ykt.get("card_no") or ""), card_sn=cert["card_sn"])
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise CentreProtocolError(f"1101 answered without the person's facts ({exc})") from None
 

@@ -187,8 +187,9 @@ def reconcile_day(link: CentreLink, ctx: Counter, day: str) -> dict[str, Any]:
             ok = info["stmt_rslt"] == "0"
             balanced &= ok
             result["groups"].append({"insutype": insutype, "clr_type": clr_type, "stmt_rslt": info["stmt_rslt"],
-                                     "stmt_rslt_dscr": info["stmt_rslt_dscr"], "count": g["n"],
-                                     "medfee_fen": g["medfee"]})
+                                     "stmt_rslt_dscr": info["stmt_rslt_dscr"], "fixmedins_setl_cnt": g["n"],
+                                     "medfee_sumamt": g["medfee"], "fund_pay_sumamt": g["fund"],
+                                     "acct_pay": g["acct"]})  # fen, under the platform's names
         if not balanced:
             detail = [{"setl_id": rec["setl_id"], "medfee_sumamt": yuan_of(rec["medfee_fen"]),
                        "fund_pay_sumamt": yuan_of(rec["fund_fen"]), "acct_pay": yuan_of(rec["acct_fen"]),

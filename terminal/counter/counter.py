@@ -229,6 +229,7 @@ class Counter:
     def recover(self, manager: PurseManager, *, pin: str | None = None) -> list[RecoveryOutcome]:
         """Resolve the pending sales, refunds and subsidy loads of the card in `manager`'s reader (and, with
         a centre, reverse the online sales a crash left pending)."""
+        outcomes = self.books(manager).resolve_pending(pin=pin)
         if self.centre is not None:
-            self.centre.recover(self)
-        return self.books(manager).resolve_pending(pin=pin)
+            self.centre.recover(self)  # after the card: a sale it says did not happen is reversed at the centre
+        return outcomes

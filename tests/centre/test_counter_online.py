@@ -139,3 +139,41 @@ def test_allowance_load_moves_account_money_onto_the_ed(desk: Desk, centre: Cent
     balc1, allowance1, _ = account(centre, ZW_PSN)
     assert (balc1, allowance1) == (balc0 - 10_000, allowance0 + 10_000)
     assert card.committed()[0] == allowance1  # the card's ED is the allowance the centre knows
+
+
+def test_a_clinic_settles_online_through_2201_to_2207_and_refunds_with_2208(tmp_path: Path, server: CentreServer,
+                                                                             clock: Clock, centre: Centre) -> None:
+    link = link_for(server, clock, fixmedins_code="H31000000001")
+    d = make_desk(tmp_path, clock=clock, centre=link)
+    try:
+        card = d.card("zhang-wei")
+        customer = d.counter.identify(card.reader, card.manager, pin=PIN)
+        draft = d.counter.preview(customer, load_cart(COLD, d.counter.catalog), visit_type="outpatient",
+                                  hospital_level=1)
+        assert draft.mode == "online" and draft.online.infno == "2207" and draft.settlement.visit.hospital_level == 1
+        sale = d.counter.pay(draft, pin=PIN)
+        assert sale.committed and sale.mode == "online"
+        assert centre.db.one("SELECT infno, state FROM settlements WHERE setl_id = ?", (sale.setl_id,)) == ("2207",
+                                                                                                           "settled")
+        d.login("sup1")
+        back = d.counter.refund(sale.receipt_no, manager=card.manager, pin=PIN)
+        assert back.committed and back.mode == "online", back.reason
+        assert centre.db.one("SELECT infno, state FROM settlements WHERE setl_id = ?", (sale.setl_id,)) == ("2207",
+                                                                                                           "revoked")
+        assert centre.db.scalar("SELECT infno FROM settlements WHERE orig_setl_id = ?", (sale.setl_id,)) == "2208"
+    finally:
+        d.counter.close()
+
+
+def test_1101_with_the_e_credential(desk: Desk) -> None:
+    from datetime import timezone
+
+    from terminal.datafiles import data_dir
+    from terminal.identity.qr import issue_qr
+    from terminal.issuer import load_profile
+
+    link = desk.counter.centre
+    payload = issue_qr(load_profile(data_dir() / "cards" / "zhang-wei.toml"),
+                       link.client._clock().astimezone(timezone.utc))
+    person = link.person_by_qr(payload)
+    assert person is not None and person.psn_no == ZW_PSN and person.card_no == "A00000001"
