@@ -168,12 +168,17 @@ class CentreLink:
         """A state-changing request, journalled before it is sent, confirmed or reversed when its answer is
         lost (AnswerLost). `msgid` resends an earlier request (the same input)."""
         journal = self._journal()
-        if not self.online:
-            raise CentreUnreachable(f"offline (the centre did not answer: {self.last_error})", sent=False)
         try:
-            self._ensure_signed_in()
+            if not self.online:
+                raise CentreUnreachable(f"offline (the centre did not answer: {self.last_error})", sent=False)
+            try:
+                self._ensure_signed_in()
+            except CentreUnreachable as exc:
+                self._went_down(exc)
+                raise
         except CentreUnreachable as exc:
-            self._went_down(exc)
+            if msgid is not None and (row := journal.call(msgid)) is not None and row["state"] == "sent":
+                journal.end_call(msgid, "unsent", self._now(), reason=str(exc))  # journalled, never sent
             raise
         if msgid is None:
             msgid = self.client.msgids.next()
