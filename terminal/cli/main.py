@@ -39,6 +39,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 def _register() -> None:
     from terminal.cli.apdu import apdu, readers
     from terminal.cli.card import card
+    from terminal.cli.centre import centre
     from terminal.cli.clearing import clearing, fleet, sync
     from terminal.cli.counter import counter
     from terminal.cli.identity import hotlist, qr
@@ -48,7 +49,7 @@ def _register() -> None:
     from terminal.cli.transit import transit, validator
     from terminal.cli.tui import tui
 
-    for command in (card, apdu, readers, trace, qr, hotlist, purse, ledger, counter, validator, transit, sync, clearing, fleet, tui):
+    for command in (card, apdu, readers, trace, qr, hotlist, purse, ledger, counter, validator, transit, sync, clearing, fleet, centre, tui):
         cli.add_command(command)
 
 
