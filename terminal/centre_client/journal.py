@@ -15,10 +15,9 @@ how the centre knows about it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
+
+from terminal.ledger.sidetables import SideTables
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS centre_calls (
@@ -48,30 +47,11 @@ REFUND_COLUMNS = ("refund_no", "receipt_no", "mode", "lines", "msgid", "setl_id"
                   "upload_note", "created_at")
 
 
-class Journal:
+class Journal(SideTables):
     """The centre tables of the ledger database at `path`."""
 
-    def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA synchronous=FULL")
-        with self.write():
-            for statement in SCHEMA:
-                self.conn.execute(statement)
-
-    def close(self) -> None:
-        self.conn.close()
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-            self.conn.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
+    SCHEMA = SCHEMA
+    CHECK_SAME_THREAD = False
 
     # ---- calls ----
     def last_msgid(self) -> str | None:

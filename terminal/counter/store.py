@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
+
+from terminal.ledger.sidetables import SideTables
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS counter_sales (
@@ -54,33 +53,11 @@ _INTENT_STATE = ("SELECT state, txn_id, reason, intent_id FROM v_intents WHERE k
                  " json_extract(details, ?) = ? ORDER BY seq DESC LIMIT 1")
 
 
-class CounterStore:
+class CounterStore(SideTables):
     """The counter tables of the ledger database at `path` (which must exist: open the Ledger first)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        with self.write():
-            for statement in SCHEMA:
-                self.conn.execute(statement)
-
-    def close(self) -> None:
-        self.conn.close()
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One durable transaction (BEGIN IMMEDIATE … COMMIT)."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-            self.conn.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
+    SCHEMA = SCHEMA
+    FOREIGN_KEYS = True
 
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
