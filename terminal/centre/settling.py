@@ -202,6 +202,32 @@ def output(call: Any, person: store.Person, s: Settlement, lines: list[Line], me
     return {"setlinfo": setlinfo, "setldetail": setldetail, "detlcutinfo": detlcutinfo, "ykt": ykt}
 
 
+def settle_online(call: Any, person: store.Person, lines: list[Line], med_type: str, *, use_account: bool,
+                  commit: bool, mdtrt_id: str | None = None) -> dict[str, Any]:
+    """A (pre-)settlement against the personal account held at the centre: 2101 / 2206 write nothing; 2102 /
+    2207 debit the account, move the year-to-date counters and record the settlement. `mdtrt_id` is the
+    visit's (clinic), or None for a new one at commit (pharmacy; none in a preview)."""
+    acct = store.account(call.db, person.psn_no, for_update=commit)
+    on = call.now.date()
+    s = compute(call, person, lines, med_type, ytd=acct.ytd(on.year), balance_fen=acct.balc_fen,
+                use_account=use_account, on=on)
+    if not commit:
+        return output(call, person, s, lines, med_type, setl_id="", mdtrt_id=mdtrt_id or "",
+                      balc_after_fen=s.account_balance_after_fen, allowance_fen=acct.allowance_fen,
+                      ytd_after=s.ytd_after, setl_time=call.time_text)
+    setl_id = call.new_id("S")
+    if mdtrt_id is None:
+        mdtrt_id = call.new_id("M")
+    after = store.move(call.db, call.msgid, acct, "settle", year=on.year, at=call.time_text, balc=-s.account_fen,
+                       ytd_before=s.ytd_before, ytd_after=s.ytd_after)
+    record(call, setl_id=setl_id, kind="settle", person=person, mdtrt_id=mdtrt_id, med_type=med_type,
+           setl_time=call.time_text, mode="online", money=setlinfo_fen(s.to_setlinfo()), acct_source="centre",
+           detail=detail_json(s, lines, person))
+    return output(call, person, s, lines, med_type, setl_id=setl_id, mdtrt_id=mdtrt_id,
+                  balc_after_fen=after.balc_fen, allowance_fen=after.allowance_fen, ytd_after=after.ytd(on.year),
+                  setl_time=call.time_text)
+
+
 def _selfpay_prop(item_class: ItemClass, preselfpay_percent: int) -> Decimal:
     if item_class is ItemClass.C:
         return Decimal("1.00")

@@ -154,26 +154,13 @@ def _settle(call: Any, *, commit: bool) -> dict[str, Any]:
     use_account = f.flag("acct_used_flag") == "1"
     lines = _fee_lines(call, visit, batch)
     settling.check_total(f, lines)
-    acct = store.account(call.db, person.psn_no, for_update=commit)
-    on = call.now.date()
-    s = settling.compute(call, person, lines, med_type, ytd=acct.ytd(on.year), balance_fen=acct.balc_fen,
-                         use_account=use_account, on=on)
-    if not commit:
-        return settling.output(call, person, s, lines, med_type, setl_id="", mdtrt_id=visit["mdtrt_id"],
-                               balc_after_fen=s.account_balance_after_fen, allowance_fen=acct.allowance_fen,
-                               ytd_after=s.ytd_after, setl_time=call.time_text)
-    setl_id = call.new_id("S")
-    after = store.move(call.db, call.msgid, acct, "settle", year=on.year, at=call.time_text, balc=-s.account_fen,
-                       ytd_before=s.ytd_before, ytd_after=s.ytd_after)
-    settling.record(call, setl_id=setl_id, kind="settle", person=person, mdtrt_id=visit["mdtrt_id"],
-                    med_type=med_type, setl_time=call.time_text, mode="online",
-                    money=settling.setlinfo_fen(s.to_setlinfo()), acct_source="centre",
-                    detail=settling.detail_json(s, lines, person))
-    call.db.execute("UPDATE fees SET state = 'settled' WHERE mdtrt_id = ? AND state = 'active'", (visit["mdtrt_id"],))
-    call.db.execute("UPDATE visits SET state = 'settled' WHERE mdtrt_id = ?", (visit["mdtrt_id"],))
-    return settling.output(call, person, s, lines, med_type, setl_id=setl_id, mdtrt_id=visit["mdtrt_id"],
-                           balc_after_fen=after.balc_fen, allowance_fen=after.allowance_fen,
-                           ytd_after=after.ytd(on.year), setl_time=call.time_text)
+    mdtrt_id = visit["mdtrt_id"]
+    out = settling.settle_online(call, person, lines, med_type, use_account=use_account, commit=commit,
+                                 mdtrt_id=mdtrt_id)
+    if commit:
+        call.db.execute("UPDATE fees SET state = 'settled' WHERE mdtrt_id = ? AND state = 'active'", (mdtrt_id,))
+        call.db.execute("UPDATE visits SET state = 'settled' WHERE mdtrt_id = ?", (mdtrt_id,))
+    return out
 
 
 def pre_settle(call: Any) -> dict[str, Any]:
