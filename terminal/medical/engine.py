@@ -132,8 +132,33 @@ class Parts:
         }
 
 
+class _OfLines:
+    """The totals of `lines`: a settlement's, or a refund's (where the parts are paid back)."""
+
+    lines: tuple[LineParts, ...]
+
+    @property
+    def totals(self) -> Parts:
+        return Parts.of(self.lines)
+
+    @property
+    def pooled_fen(self) -> int:
+        """The pooled fund's part (a refund: owed back to it)."""
+        return self.totals.pooled_fen
+
+    @property
+    def account_fen(self) -> int:
+        """The personal account's part (a refund: credited back to the card's ED)."""
+        return self.totals.account_fen
+
+    @property
+    def cash_fen(self) -> int:
+        """Paid in cash (a refund: paid back in cash)."""
+        return self.totals.cash_fen
+
+
 @dataclass(frozen=True)
-class Settlement:
+class Settlement(_OfLines):
     """A settled bill: per-line parts, totals, what was applied, and the card counters before and after."""
 
     policy: Policy
@@ -150,24 +175,8 @@ class Settlement:
     account_balance_after_fen: int
 
     @property
-    def totals(self) -> Parts:
-        return Parts.of(self.lines)
-
-    @property
     def total_fen(self) -> int:
         return self.totals.amount_fen
-
-    @property
-    def pooled_fen(self) -> int:
-        return self.totals.pooled_fen
-
-    @property
-    def account_fen(self) -> int:
-        return self.totals.account_fen
-
-    @property
-    def cash_fen(self) -> int:
-        return self.totals.cash_fen
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -193,7 +202,7 @@ class Settlement:
 
 
 @dataclass(frozen=True)
-class Refund:
+class Refund(_OfLines):
     """A (partial) refund: the reversed lines' original parts and the counters restored."""
 
     original: Settlement
@@ -202,27 +211,8 @@ class Refund:
     ytd_after: YearToDate
 
     @property
-    def totals(self) -> Parts:
-        return Parts.of(self.lines)
-
-    @property
     def line_indexes(self) -> tuple[int, ...]:
         return tuple(line.index for line in self.lines)
-
-    @property
-    def pooled_fen(self) -> int:
-        """Owed back to the pooled fund."""
-        return self.totals.pooled_fen
-
-    @property
-    def account_fen(self) -> int:
-        """Credited back to the personal account (the card's ED)."""
-        return self.totals.account_fen
-
-    @property
-    def cash_fen(self) -> int:
-        """Paid back in cash."""
-        return self.totals.cash_fen
 
 
 def _ratio(policy: Policy, visit: Visit, retired: bool, filing: Filing | None) -> tuple[int, bool, bool]:
