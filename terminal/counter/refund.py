@@ -22,6 +22,7 @@ from terminal.counter.card import read_record, updated_record, ytd_of
 from terminal.counter.errors import AlreadyRefunded, CardNotReady, CounterError
 from terminal.counter.history import REFUND_KIND, StoredSale, load_sale, refunds_of
 from terminal.counter.operators import require_supervisor
+from terminal.counter.sale import CardOutcome
 from terminal.counter.saved import load_settlement
 from terminal.counter.store import dumps
 from terminal.ledger import Posting
@@ -37,7 +38,7 @@ TXN_ED_PURCHASE = 0x05
 
 
 @dataclass(frozen=True)
-class RefundResult:
+class RefundResult(CardOutcome):
     """committed: money and counters are back; failed: nothing moved (`reason`); pending: the card's answer
     was lost — present the card again (`Counter.recover`); its lines stay taken until then."""
 
@@ -49,18 +50,6 @@ class RefundResult:
     mode: str = "offline"  # online: revoked at the insurance centre (2103 / 2208)
     setl_id: str | None = None  # the centre's id of the revocation (online)
     note: str | None = None  # why an online refund did not happen
-
-    @property
-    def committed(self) -> bool:
-        return self.status == "committed"
-
-    @property
-    def reason(self) -> str | None:
-        if self.committed:
-            return None
-        if self.booked is None:
-            return self.note
-        return self.booked.result.reason or self.booked.intent.reason
 
 
 def refund_postings(r: Refund) -> list[Posting]:

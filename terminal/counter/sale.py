@@ -50,18 +50,12 @@ class Draft:
         return "offline" if self.online is None else "online"
 
 
-@dataclass(frozen=True)
-class Sale:
-    """The outcome of `pay`: committed (the receipt can be printed), failed (nothing moved; `reason`), or
-    pending (the card's answer was lost: present the card again, `Counter.recover`)."""
+class CardOutcome:
+    """What a sale and a refund say of their card transaction: committed, or why not."""
 
-    receipt_no: str
     status: str
-    draft: Draft
-    booked: Booked | None  # the card transaction (online: the one that wrote the counters, if any)
-    mode: str = "offline"  # online: settled by the insurance centre; offline: by the counter's engine
-    setl_id: str | None = None  # the centre's settlement id (online)
-    note: str | None = None  # why an online sale was not settled
+    booked: Booked | None
+    note: str | None
 
     @property
     def committed(self) -> bool:
@@ -74,6 +68,20 @@ class Sale:
         if self.booked is None:
             return self.note
         return self.booked.result.reason or self.booked.intent.reason
+
+
+@dataclass(frozen=True)
+class Sale(CardOutcome):
+    """The outcome of `pay`: committed (the receipt can be printed), failed (nothing moved; `reason`), or
+    pending (the card's answer was lost: present the card again, `Counter.recover`)."""
+
+    receipt_no: str
+    status: str
+    draft: Draft
+    booked: Booked | None  # the card transaction (online: the one that wrote the counters, if any)
+    mode: str = "offline"  # online: settled by the insurance centre; offline: by the counter's engine
+    setl_id: str | None = None  # the centre's settlement id (online)
+    note: str | None = None  # why an online sale was not settled
 
     @property
     def tac(self) -> str | None:
