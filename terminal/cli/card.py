@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 from datetime import date
-from pathlib import Path
 
 import click
 
@@ -14,7 +13,7 @@ from applets.personalize import HolderProfile
 from reader.card_file import open_card_image, read_image
 from terminal.cardread import read_card
 from terminal.cli.options import ask_pin, connected_reader, reader_options
-from terminal.demo import cards_dir, ensure_demo_cards
+from terminal.demo import cards_dir, ensure_demo_cards, resolve_card
 from terminal.issuer import issue_card, load_profile
 
 
@@ -145,7 +144,7 @@ def card_read(reader_name: str | None, card: str | None, trace_path: str | None,
 
 
 @card.command("serve")
-@click.argument("image", type=click.Path(dir_okay=False))
+@click.argument("image", metavar="IMAGE|DEMO")
 @click.option("--slot", default=0, show_default=True, type=click.IntRange(0, 9), help="vpcd slot (port 35963 + slot).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Where pcscd's vpcd listens.")
 @click.option("--port", type=int, help="vpcd port (default 35963 + slot).")
@@ -156,16 +155,13 @@ def card_serve(image: str, slot: int, host: str, port: int | None) -> None:
     `opensc-tool -r "Virtual PCD 00 00" -s 00A404000F7378312E73682EC9E7BBE1B1A3D5CF`.
 
     \b
-    Example:
+    Examples:
+      ykt card serve zhang-wei --slot 0
       ykt card serve ~/.local/share/yikatong/cards/zhang-wei.card.json --slot 0
     """
     from reader.vpcd import VpcdBridge
 
-    path = Path(image)
-    if not path.exists() and "/" not in image:
-        from terminal.demo import resolve_card
-
-        path = resolve_card(image)
+    path = resolve_card(image)  # an image path, or a demo card name
     virtual = open_card_image(path)
     bridge = VpcdBridge(virtual, slot, host=host, port=port)
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
