@@ -19,17 +19,12 @@ Then the operator carries on (two more operations) and everything is checked aga
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import time
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -49,7 +44,7 @@ from terminal.ledger import DuplicateTransaction, Ledger, PendingIntentExists, P
 from terminal.ledger import accounts as chart
 from terminal.purse import LoadHost, PurseManager
 
-from .killharness import HarnessFailure, HarnessResult
+from .forkrun import HarnessFailure, HarnessResult, Killer, Step, fork_child, harness_main, kill_runs, run_parallel
 
 DAY = "2024-05-01"
 PIN = "123456"
@@ -63,7 +58,6 @@ KINDS = ("purchase", "purchase", "load", "refund", "ed_purchase")
 AMOUNTS = (100, 250, 1_000, 2_500)
 # purse -> (purchase type, load type); the card's offline counter serves purchases, the online one loads
 TYPES = {"ep": (TxnType.EP_PURCHASE, TxnType.EP_LOAD), "ed": (TxnType.ED_PURCHASE, TxnType.ED_LOAD)}
-Step = Callable[[str], None]
 
 
 def purse_masters() -> PurseMasterKeys:
@@ -134,26 +128,6 @@ class StepStorage(FileStorage):
         if self._step is not None:
             self._step(self._name)
         super().save(image)
-
-
-class Killer:
-    """Counts steps; SIGKILLs this process at step `kill_at` after noting which step it was."""
-
-    def __init__(self, kill_at: int, note: Path | None) -> None:
-        self.n = 0
-        self.kill_at = kill_at
-        self.note = note
-
-    def step(self, name: str) -> None:
-        self.n += 1
-        if self.n == self.kill_at:
-            if self.note is not None:
-                self.note.write_text(name)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    def sql(self, statement: str) -> None:
-        words = statement.split(None, 1)
-        self.step("sql " + (words[0].upper() if words else "?"))
 
 
 # ------------------------------------------------------------------------------------------------ the terminal
@@ -267,29 +241,6 @@ class CardHarnessResult(HarnessResult):
     apdus_killed: dict[str, int] = field(default_factory=dict)
 
 
-def _fork(run_dir: Path, body: Callable[[], None]) -> bool:
-    """Run `body` in a child; True when it was SIGKILLed, False when it finished."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            body()
-        except BaseException:
-            (run_dir / "child-error").write_text(traceback.format_exc())
-            code = 3
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
-        return True
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return False
-    error = (run_dir / "child-error").read_text() if (run_dir / "child-error").exists() else f"status {status}"
-    raise HarnessFailure(f"child failed: {error}")
-
-
 def _ops_child(run_dir: Path, host: LoadHost, ops: list[Op], kill_at: int) -> None:
     term = Terminal(run_dir, host, Killer(kill_at, run_dir / "killed-at"))
     for op in ops:
@@ -310,7 +261,10 @@ def run_harness(runs: int, seed: int = 1, workdir: Path | None = None, ops_per_s
     Every `recovery_kill_every`-th killed run is first "restarted" by a child that is killed again in the
     middle of its recovery. `workers` > 1 forks that many harness processes (own seed and folder each)."""
     if workers > 1:
-        return _parallel(runs, seed, workdir, ops_per_scenario, workers, recovery_kill_every)
+        return run_parallel(workers, "ykt-kill9-card-results-", workdir,
+                            lambda i: run_harness(-(-runs // workers), seed * 1000 + i, workdir, ops_per_scenario, 1,
+                                                  recovery_kill_every),
+                            CardHarnessResult())
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="ykt-kill9-card-", dir=workdir))
     result = CardHarnessResult()
@@ -318,35 +272,17 @@ def run_harness(runs: int, seed: int = 1, workdir: Path | None = None, ops_per_s
     rng = random.Random(seed)
     try:
         template = make_template(base, purse_masters())
-        while result.runs < runs:
-            ops = scenario(rng, ops_per_scenario)
-            result.scenarios += 1
-            k = 0
-            while result.runs < runs:
-                k += 1
-                run_dir = base / "run"
-                if run_dir.exists():
-                    shutil.rmtree(run_dir)
-                shutil.copytree(template, run_dir)
-                killed = _fork(run_dir, lambda: _ops_child(run_dir, host, ops, k))
-                result.runs += 1
-                where = f"seed {seed} scenario {result.scenarios} {ops} kill at step {k}"
-                if killed:
-                    result.kills += 1
-                    step = (run_dir / "killed-at").read_text()
-                    kind = step.split()[0]
-                    result.kill_steps[kind] = result.kill_steps.get(kind, 0) + 1
-                    if kind == "apdu":
-                        result.apdus_killed[step[5:]] = result.apdus_killed.get(step[5:], 0) + 1
-                    if recovery_kill_every and result.kills % recovery_kill_every == 0:
-                        j = rng.randint(1, 40)
-                        if _fork(run_dir, lambda: _recovery_child(run_dir, host, j)):
-                            result.recovery_kills += 1
-                else:
-                    result.completed += 1
-                _restart_and_check(run_dir, host, ops, result, where)
-                if not killed:
-                    break
+        for run_dir, ops, k, step in kill_runs(result, runs, base, template, lambda: scenario(rng, ops_per_scenario),
+                                               lambda run_dir, ops, k: _ops_child(run_dir, host, ops, k)):
+            where = f"seed {seed} scenario {result.scenarios} {ops} kill at step {k}"
+            if step is not None:
+                if step.split()[0] == "apdu":
+                    result.apdus_killed[step[5:]] = result.apdus_killed.get(step[5:], 0) + 1
+                if recovery_kill_every and result.kills % recovery_kill_every == 0:
+                    j = rng.randint(1, 40)
+                    if fork_child(run_dir, lambda: _recovery_child(run_dir, host, j)):
+                        result.recovery_kills += 1
+            _restart_and_check(run_dir, host, ops, result, where)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     result.seconds = time.perf_counter() - started
@@ -371,61 +307,8 @@ def _restart_and_check(run_dir: Path, host: LoadHost, ops: list[Op], result: Car
         term.close()
 
 
-def _parallel(runs: int, seed: int, workdir: Path | None, ops: int, workers: int, every: int) -> CardHarnessResult:
-    started = time.perf_counter()
-    out = Path(tempfile.mkdtemp(prefix="ykt-kill9-card-results-", dir=workdir))
-    pids = []
-    for i in range(workers):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                part = run_harness(-(-runs // workers), seed * 1000 + i, workdir, ops, 1, every)
-                (out / f"{i}.json").write_text(json.dumps(part.__dict__))
-            except BaseException:
-                (out / f"{i}.error").write_text(traceback.format_exc())
-                code = 1
-            finally:
-                os._exit(code)
-        pids.append(pid)
-    for pid in pids:
-        os.waitpid(pid, 0)
-    try:
-        errors = [p.read_text() for p in sorted(out.glob("*.error"))]
-        if errors:
-            raise HarnessFailure(errors[0])
-        parts = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-        if len(parts) != workers:
-            raise HarnessFailure("a harness worker died without a result")
-        total = CardHarnessResult()
-        for part in parts:
-            for name in ("runs", "kills", "completed", "scenarios", "recovered_committed", "recovered_failed",
-                         "recovery_kills"):
-                setattr(total, name, getattr(total, name) + part[name])
-            for table in ("kill_steps", "apdus_killed"):
-                mine = getattr(total, table)
-                for step, n in part[table].items():
-                    mine[step] = mine.get(step, 0) + n
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-    total.seconds = time.perf_counter() - started
-    return total
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=1_000, help="minimum number of children (killed or not)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--ops", type=int, default=3, help="operations per scenario")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel harness processes")
-    parser.add_argument("--dir", type=Path, default=None, help="work folder (default: /dev/shm if present)")
-    args = parser.parse_args(argv)
-    workdir = args.dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
-    result = run_harness(args.runs, args.seed, workdir, args.ops, args.workers)
-    print(json.dumps(result.__dict__, indent=2))
-    return 0
+    return harness_main(__doc__, run_harness, runs=1_000, ops=3, argv=argv)
 
 
 if __name__ == "__main__":

@@ -17,19 +17,16 @@ purse plugs in.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -37,9 +34,10 @@ from terminal.ledger import DuplicateTransaction, Intent, Ledger, Resolution, Tr
 from terminal.ledger import accounts as chart
 from terminal.ledger.accounts import TXN_EP_LOAD, TXN_EP_PURCHASE
 
+from .forkrun import HarnessFailure, HarnessResult, Killer, Step, harness_main, kill_runs, run_parallel
+
 DAY = "2024-05-01"
 OPENING_FLOAT = 50_000
-Step = Callable[[str], None]
 
 
 class InsufficientBalance(Exception):
@@ -203,10 +201,6 @@ def scenario(rng: random.Random, length: int) -> list[Op]:
 
 
 # ------------------------------------------------------------------------------------------------ checks
-class HarnessFailure(AssertionError):
-    pass
-
-
 def check(book: Ledger, cards: dict[str, CardSide], initial: dict[str, dict[int, int]], balance0: int,
           verify: bool = True) -> None:
     """Card and ledger agree; nothing pending; verify clean; a replay is refused."""
@@ -242,45 +236,13 @@ def check(book: Ledger, cards: dict[str, CardSide], initial: dict[str, dict[int,
 
 
 # ------------------------------------------------------------------------------------------------ runner
-@dataclass
-class HarnessResult:
-    runs: int = 0
-    kills: int = 0
-    completed: int = 0
-    scenarios: int = 0
-    kill_steps: dict[str, int] = field(default_factory=dict)
-    recovered_committed: int = 0
-    recovered_failed: int = 0
-    seconds: float = 0.0
-
-
-class _Killer:
-    def __init__(self, kill_at: int, log_path: Path) -> None:
-        self.n = 0
-        self.kill_at = kill_at
-        self.log_path = log_path
-
-    def step(self, name: str) -> None:
-        self.n += 1
-        if self.n == self.kill_at:
-            self.log_path.write_text(name.split()[0] if name else "?")
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _child(run_dir: Path, ops: list[Op], kill_at: int) -> None:
-    code = 0
-    try:
-        killer = _Killer(kill_at, run_dir / "killed-at")
-        cards = make_cards(run_dir, killer.step)
-        book = Ledger.open(run_dir / "ledger.sqlite", create=False, on_sql=lambda sql: killer.step("sql " + sql[:40]))
-        for op in ops:
-            run_op(book, cards, op)
-        book.close()
-    except BaseException:
-        (run_dir / "child-error").write_text(traceback.format_exc())
-        code = 3
-    finally:
-        os._exit(code)
+    killer = Killer(kill_at, run_dir / "killed-at")
+    cards = make_cards(run_dir, killer.step)
+    book = Ledger.open(run_dir / "ledger.sqlite", create=False, on_sql=killer.sql)
+    for op in ops:
+        run_op(book, cards, op)
+    book.close()
 
 
 def make_template(directory: Path) -> Path:
@@ -301,93 +263,22 @@ def run_harness(runs: int, seed: int = 1, workdir: Path | None = None, ops_per_s
     `workers` > 1 forks that many harness processes (each with its own seed and folder) and sums them up.
     """
     if workers > 1:
-        return _parallel(runs, seed, workdir, ops_per_scenario, workers)
+        return run_parallel(workers, "ykt-kill9-results-", workdir,
+                            lambda i: run_harness(-(-runs // workers), seed * 1000 + i, workdir, ops_per_scenario),
+                            HarnessResult())
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="ykt-kill9-", dir=workdir))
     result = HarnessResult()
     try:
         template = make_template(base)
         rng = random.Random(seed)
-        while result.runs < runs:
-            ops = scenario(rng, ops_per_scenario)
-            result.scenarios += 1
-            k = 0
-            while result.runs < runs:
-                k += 1
-                run_dir = base / "run"
-                if run_dir.exists():
-                    shutil.rmtree(run_dir)
-                shutil.copytree(template, run_dir)
-                killed = _fork_run(run_dir, ops, k)
-                result.runs += 1
-                if killed:
-                    result.kills += 1
-                    step = (run_dir / "killed-at").read_text()
-                    result.kill_steps[step] = result.kill_steps.get(step, 0) + 1
-                else:
-                    result.completed += 1
-                _restart_and_check(run_dir, ops, result, f"scenario {result.scenarios} {ops} kill at step {k}")
-                if not killed:
-                    break
+        for run_dir, ops, k, _ in kill_runs(result, runs, base, template, lambda: scenario(rng, ops_per_scenario),
+                                            _child):
+            _restart_and_check(run_dir, ops, result, f"scenario {result.scenarios} {ops} kill at step {k}")
     finally:
         shutil.rmtree(base, ignore_errors=True)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _parallel(runs: int, seed: int, workdir: Path | None, ops: int, workers: int) -> HarnessResult:
-    started = time.perf_counter()
-    out = Path(tempfile.mkdtemp(prefix="ykt-kill9-results-", dir=workdir))
-    pids = []
-    for i in range(workers):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                part = run_harness(-(-runs // workers), seed * 1000 + i, workdir, ops)
-                (out / f"{i}.json").write_text(json.dumps(part.__dict__))
-            except BaseException:
-                (out / f"{i}.error").write_text(traceback.format_exc())
-                code = 1
-            finally:
-                os._exit(code)
-        pids.append(pid)
-    for pid in pids:
-        os.waitpid(pid, 0)
-    try:
-        errors = [p.read_text() for p in sorted(out.glob("*.error"))]
-        if errors:
-            raise HarnessFailure(errors[0])
-        total = HarnessResult()
-        for p in sorted(out.glob("*.json")):
-            part = json.loads(p.read_text())
-            for name in ("runs", "kills", "completed", "scenarios", "recovered_committed", "recovered_failed"):
-                setattr(total, name, getattr(total, name) + part[name])
-            for step, n in part["kill_steps"].items():
-                total.kill_steps[step] = total.kill_steps.get(step, 0) + n
-        if len(list(out.glob("*.json"))) != workers:
-            raise HarnessFailure("a harness worker died without a result")
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-    total.seconds = time.perf_counter() - started
-    return total
-
-
-def _fork_run(run_dir: Path, ops: list[Op], kill_at: int) -> bool:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        _child(run_dir, ops, kill_at)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
-        return True
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return False
-    error = (run_dir / "child-error").read_text() if (run_dir / "child-error").exists() else f"status {status}"
-    raise HarnessFailure(f"child failed at kill step {kill_at}: {error}")
 
 
 def _restart_and_check(run_dir: Path, ops: list[Op], result: HarnessResult, where: str) -> None:
@@ -411,17 +302,7 @@ def _restart_and_check(run_dir: Path, ops: list[Op], result: HarnessResult, wher
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=2_000, help="minimum number of children (killed or not)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--ops", type=int, default=4, help="operations per scenario")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel harness processes")
-    parser.add_argument("--dir", type=Path, default=None, help="work folder (default: /dev/shm if present)")
-    args = parser.parse_args(argv)
-    workdir = args.dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
-    result = run_harness(args.runs, args.seed, workdir, args.ops, args.workers)
-    print(json.dumps(result.__dict__, indent=2))
-    return 0
+    return harness_main(__doc__, run_harness, runs=2_000, ops=4, argv=argv)
 
 
 if __name__ == "__main__":
