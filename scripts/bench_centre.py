@@ -209,17 +209,12 @@ def in_process(sales: int, folder: Path) -> dict[str, Any]:
 
 
 def _postgres() -> tuple[str | None, Any]:
-    if os.environ.get("YKT_BENCH_PG_URL"):
-        return os.environ["YKT_BENCH_PG_URL"], None
-    try:
-        from tests.clearing.pgserver import PostgresServer, find_pg_bin
-    except ImportError:
-        return None, None
-    bindir = find_pg_bin()
-    if bindir is None:
-        return None, None
-    server = PostgresServer(bindir)
-    server.start()
+    """$YKT_BENCH_PG_URL, or a throwaway server (the clearing bench's) with the centre in its own schema."""
+    from scripts.bench_clearing import postgres_url
+
+    url, server = postgres_url()
+    if server is None:
+        return url, None
     import psycopg
 
     with psycopg.connect(server.url, autocommit=True) as conn:
