@@ -47,6 +47,11 @@ _NAMES: dict[tuple[Any, ...], str] = {
 _SECRET_DATA: set[tuple[bool, int]] = {(False, 0x20), (True, 0x5E), (True, 0x5F), (True, 0x24), (True, 0xD4)}
 
 
+def carries_secret(apdu: bytes) -> bool:
+    """A PIN or key command: its data (and any answer data) never reaches a trace."""
+    return len(apdu) > 1 and (bool(apdu[0] & 0x80), apdu[1]) in _SECRET_DATA
+
+
 def command_name(apdu: bytes) -> str:
     if len(apdu) < 4:
         return "malformed"
@@ -57,7 +62,7 @@ def command_name(apdu: bytes) -> str:
 def masked_hex(apdu: bytes) -> str:
     """The command as hex, with the data field of PIN/key commands replaced by '*' pairs."""
     text = apdu.hex().upper()
-    if len(apdu) > 5 and (bool(apdu[0] & 0x80), apdu[1]) in _SECRET_DATA:
+    if len(apdu) > 5 and carries_secret(apdu):
         lc = apdu[4]
         if lc and len(apdu) in (5 + lc, 6 + lc):  # short case 3 / 4: keep Lc and Le
             text = text[:10] + "**" * lc + text[10 + 2 * lc :]
@@ -103,7 +108,7 @@ class Trace:
         t = _now()
         sw = int.from_bytes(response[-2:], "big") if len(response) >= 2 else -1
         resp_hex = response.hex().upper()
-        if (bool(command[:1] and command[0] & 0x80), command[1] if len(command) > 1 else -1) in _SECRET_DATA:
+        if carries_secret(command):
             resp_hex = "**" * (len(response) - 2) + resp_hex[-4:]
         pair = (
             TraceEntry(t, "C", masked_hex(command), name),
