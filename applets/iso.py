@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from applets import pin as pins
 from applets.apdu import CommandApdu
-from applets.application import CommandKey, Handler
+from applets.application import Application, CommandKey, Handler
 from applets.errors import CardStatus
 from applets.fs import DF, EF, Access, Structure
 from applets.sw import SW
@@ -25,7 +25,8 @@ def require_access(card: VirtualCard, access: Access) -> None:
     raise CardStatus(SW.SECURITY_STATUS_NOT_SATISFIED)
 
 
-def application_of(card: VirtualCard, df: DF) -> object | None:
+def application_of(card: VirtualCard, df: DF) -> Application | None:
+    """The application a DF belongs to: its own, or the nearest ancestor's."""
     node: DF | None = df
     while node is not None:
         if node.application:
@@ -37,9 +38,9 @@ def application_of(card: VirtualCard, df: DF) -> object | None:
 def select_df(card: VirtualCard, df: DF) -> None:
     app = application_of(card, df)
     if app is not None:
-        app.on_select(card, df)  # type: ignore[attr-defined]
+        app.on_select(card, df)
     s = card.session
-    s.current_df, s.current_ef, s.application = df, None, app  # type: ignore[assignment]
+    s.current_df, s.current_ef, s.application = df, None, app
 
 
 def _file_control(node: DF | EF, template: int) -> bytes:
