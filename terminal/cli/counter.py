@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from terminal.cli.options import USER_ERRORS, YktGroup, ask_pin, connected_reader, json_option, reader_options
+from terminal.cli.options import USER_ERRORS, YktGroup, ask_pin, connected_reader, json_option, reader_options, read_secret
 from terminal.cli.purse import connected_psam, psam_options
 from terminal.demo import demo_psam_path
 from terminal.counter import Counter, Draft, Receipt, Role
@@ -50,13 +49,6 @@ def counter_options(f: Callback) -> Callback:
 
 def card_options(f: Callback) -> Callback:
     return psam_options(reader_options(f))
-
-
-def read_secret(prompt: str) -> str:
-    """One line of standard input, or a hidden prompt on a terminal."""
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt(prompt, hide_input=True)
 
 
 def _password() -> str:

@@ -71,12 +71,16 @@ def connected_reader(reader_name: str | None, card: str | None, trace_path: str 
                 trace.close()
 
 
+def read_secret(prompt: str) -> str:
+    """One line of standard input (without its line end), or a hidden prompt on a terminal."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True)
+
+
 def ask_pin() -> str:
     """The PIN from the keyboard (hidden), or one line of standard input when it is not a terminal."""
-    stdin = sys.stdin
-    if not stdin.isatty():
-        return stdin.readline().strip()
-    return click.prompt("PIN", hide_input=True)
+    return read_secret("PIN").strip()
 
 
 def parse_hex(text: str, what: str = "APDU") -> bytes:
