@@ -51,7 +51,7 @@ from terminal.ledger import (
 )
 from terminal.ledger import validate
 from terminal.ledger.recovery import resolve_one
-from terminal.purse import Attempt, Outcome, PurseManager, PurseResult
+from terminal.purse import Attempt, CardIdentity, Outcome, PurseManager, PurseResult
 from terminal.purse.errors import NotSameCard, PsamError, PurseError
 
 log = logging.getLogger(__name__)
@@ -180,8 +180,10 @@ class PurseBooks:
         pin: str | None = None,
         kind: str = "purse_purchase",
         details: Mapping[str, object] | None = None,
+        selected: CardIdentity | None = None,
     ) -> Booked:
-        """A purchase (EP 06, ED 05 with `pin`, compound 09 with `capp_record`) booked with `postings`.
+        """A purchase (EP 06, ED 05 with `pin`, compound 09 with `capp_record`) booked with `postings`;
+        `selected` as for `PurseManager.purchase` (the purse already selected on this connection).
 
         Raises before any money moves when the ledger refuses (PendingIntentExists, DuplicateTransaction,
         NegativeBalance, UnbalancedEntry, UnsafeDetails, TerminalMismatch); card declines are `failed`.
@@ -191,7 +193,7 @@ class PurseBooks:
         hold = _Hold(extra=extra)
         result = self.manager.purchase(
             amount_fen, txn_type, capp_record, pin=pin,
-            before_debit=lambda attempt: self._begin(hold, kind, attempt, planned),
+            before_debit=lambda attempt: self._begin(hold, kind, attempt, planned), selected=selected,
         )
         return self._finish(hold, kind, result, planned)
 

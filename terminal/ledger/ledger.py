@@ -35,6 +35,7 @@ from .errors import (
 from .model import Account, AccountBalance, DayReport, Intent, OutboxEntry, Posting, RecoveryOutcome, Resolution
 from .model import Transaction, VerifyReport, check_fen
 from .opening import append_account, check_meta, connect, initialise, read_meta, timestamp
+from .upgrade import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class Ledger:
                 meta = initialise(conn, mac, terminal_id, (clock or _utc_now)())
             else:
                 mac = Mac(keyfile.load(kpath))
+                meta = upgrade(conn, mac, meta, path)
             check_meta(meta, path, mac, terminal_id)
         except sqlite3.DatabaseError as exc:
             conn.close()

@@ -54,13 +54,13 @@ def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def check_meta(meta: dict[str, str], path: Path, mac: Mac, terminal_id: str | None) -> None:
+    if meta.get("key_id") != mac.key_id():
+        raise KeyFileError(f"{keyfile.key_path(path)} is not the key of this ledger (key id {meta.get('key_id')})")
     if meta.get("schema_version") != str(SCHEMA_VERSION) or meta.get("chain_version") != str(CHAIN_VERSION):
         raise LedgerCorrupt(
             f"{path}: schema {meta.get('schema_version')} / chain {meta.get('chain_version')} not supported"
             f" (this code: schema {SCHEMA_VERSION}, chain {CHAIN_VERSION})"
         )
-    if meta.get("key_id") != mac.key_id():
-        raise KeyFileError(f"{keyfile.key_path(path)} is not the key of this ledger (key id {meta.get('key_id')})")
     if terminal_id is not None and meta.get("terminal_id") != terminal_id:
         raise TerminalMismatch(f"{path} belongs to terminal {meta.get('terminal_id')}, not {terminal_id}")
 

@@ -168,6 +168,7 @@ class PurseManager:
         *,
         pin: str | None = None,
         before_debit: Callable[[Attempt], None] | None = None,
+        selected: CardIdentity | None = None,
     ) -> PurseResult:
         """An EP purchase (06), a compound purchase (09, with 001A/001E records: bytes = record 2 of
         001A) or an ED purchase (05, `pin` usually needed; may carry the medical record 0019 as a
@@ -176,7 +177,11 @@ class PurseManager:
 
         `before_debit(attempt)` is called after INITIALIZE and INIT SAM, just before the DEBIT (the first APDU
         that can move money): a ledger records its intent there. If it raises, no DEBIT is sent and the
-        exception propagates (the card is unchanged)."""
+        exception propagates (the card is unchanged).
+
+        `selected`: the identity the caller read with `channel.open()` on this same card connection, the purse
+        still selected; the SELECT and READ 0015 are then not sent again (a card swapped since fails the
+        connection with a ReaderError, which declines before the debit)."""
         kind_type = TxnType(txn_type)
         if kind_type.is_load:
             raise ValueError("use load() for loads")
@@ -206,7 +211,7 @@ class PurseManager:
             return PurseResult(**fields, reason=f"PSAM unavailable: {e}")
         fields["terminal_id"] = terminal_id
         try:
-            ident = self.channel.reopen()
+            ident = selected if selected is not None else self.channel.reopen()
             fields["app_serial"], fields["issuer_code"] = ident.app_serial, ident.issuer_code
             if pin is not None:
                 self.channel.verify_pin(pin)

@@ -45,7 +45,7 @@ from terminal.hotlist import Hotlist
 from terminal.ledger import Ledger, LedgerError, NegativeBalance, PendingIntentExists, Posting
 from terminal.ledger.accounts import transit_fare
 from terminal.protocol.iso import GetChallenge
-from terminal.purse import CappUpdate, PurseManager
+from terminal.purse import CappUpdate, CardIdentity, PurseManager
 from terminal.purse.commands import ApplicationBlock
 from terminal.purse.errors import PurseError
 from terminal.purse.psam import Psam
@@ -244,9 +244,9 @@ class Validator:
             if still:
                 return self._outcome(TapStatus.DECLINED, now, serial, reason="an earlier tap of this card is unresolved: see staff",
                                      recovered=recovered)
-            channel.open()
+            ident = channel.open()
         if self.mode is Mode.GATE:
-            return self._gate(now, serial, recovered)
+            return self._gate(now, serial, recovered, ident)
         view = reading.card_view(channel, serial, self.facts)
         repeat = self._card_repeat(view, now)
         if repeat is not None:
@@ -259,7 +259,7 @@ class Validator:
         updates = [CappUpdate(SFI_CAPP, TRANSIT_CAPP_RECORD, decision.new_state.to_bytes())]  # type: ignore[union-attr]
         updates += [CappUpdate(SFI_TRIP, 0, trip.to_bytes()) for trip in decision.trips]
         kind = "transit_entry" if self.mode is Mode.METRO_ENTRY else "transit_fare"
-        booked = self._purchase(decision.fare, updates, kind, self._details(decision, now))
+        booked = self._purchase(decision.fare, updates, kind, self._details(decision, now), ident)
         return self._result(booked, decision, view.balance, now, serial, recovered)
 
     # ---------------------------------------------------------------- steps
@@ -348,7 +348,7 @@ class Validator:
         self._book_refusal(serial, reason, 0, now, kind="hotlist_refusal", extra={"hotlist_version": version, "blocked": blocked})
         return self._outcome(TapStatus.DECLINED, now, serial, reason=reason, blocked=blocked)
 
-    def _gate(self, now: datetime, serial: str, recovered: tuple[str, ...]) -> TapOutcome:
+    def _gate(self, now: datetime, serial: str, recovered: tuple[str, ...], ident: CardIdentity) -> TapOutcome:
         gate = self.tables.gate(self.station)
         record = VenueRecord.from_bytes(reading.venue_record(self.manager.channel))
         decision = decide_gate(record, gate, self.tables, now.date())
@@ -358,7 +358,7 @@ class Validator:
             return self._outcome(TapStatus.DECLINED, now, serial, reason=decision.reason, pass_label=label, recovered=recovered)
         update = CappUpdate(SFI_CAPP, VENUE_RECORD, decision.new_record.to_bytes())  # type: ignore[union-attr]
         details = {**self._validator_details(now), "pass": decision.pass_type.id}  # type: ignore[union-attr]
-        booked = self._purchase(FareBreakdown(), [update], "venue_entry", details)
+        booked = self._purchase(FareBreakdown(), [update], "venue_entry", details, ident)
         out = self._booked_outcome(booked, now, serial, None, recovered)
         return replace(out, pass_label=label, entries_left=decision.entries_left,
                        notes=(f"valid until {decision.valid_until.isoformat()}",) if decision.valid_until else ())
@@ -380,17 +380,19 @@ class Validator:
         advance = -(row[0] if row else 0)  # a liability: credits are the advance still to give out
         return "subsidy_payable" if advance >= subsidy else SUBSIDY_RECEIVABLE
 
-    def _purchase(self, fare: FareBreakdown, updates: Sequence[CappUpdate], kind: str, details: dict[str, Any]) -> Booked:
+    def _purchase(self, fare: FareBreakdown, updates: Sequence[CappUpdate], kind: str, details: dict[str, Any],
+                  ident: CardIdentity) -> Booked:
+        """The compound purchase, on the connection where `ident` was read with the purse still selected."""
         account = self._subsidy_account(fare.concession)
         try:
             return self.books.purchase(fare.amount, self._postings(fare, account), txn_type=TxnType.CAPP_PURCHASE,
-                                       capp_record=list(updates), kind=kind, details=details)
+                                       capp_record=list(updates), kind=kind, details=details, selected=ident)
         except NegativeBalance as e:
             if e.account != "subsidy_payable":
                 raise
             return self.books.purchase(fare.amount, self._postings(fare, SUBSIDY_RECEIVABLE),
                                        txn_type=TxnType.CAPP_PURCHASE, capp_record=list(updates), kind=kind,
-                                       details=details)
+                                       details=details)  # selects the purse again: the first try began a purchase
 
     def _book_refusal(self, serial: str, reason: str, amount: int, now: datetime, kind: str = "transit_refusal",
                       extra: dict[str, Any] | None = None) -> None:

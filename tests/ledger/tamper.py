@@ -41,7 +41,8 @@ def without_triggers(data: bytes) -> bytes:
 
 
 def table_rows(conn: sqlite3.Connection, table: str) -> list[tuple]:
-    return conn.execute(f"SELECT rowid, * FROM {table} ORDER BY rowid").fetchall()
+    """Every row in key order (the first column is each table's key; open_intents has no rowid)."""
+    return conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
 
 
 def _pick_row(conn: sqlite3.Connection, rng: random.Random, table: str) -> tuple | None:

@@ -52,7 +52,7 @@ def test_chain_v1_known_answer_from_the_documented_encoding(fixed_key_ledger: Le
 def test_head_mac_covers_the_meta_table(fixed_key_ledger: Ledger) -> None:
     seq, last, mac = fixed_key_ledger.conn.execute("SELECT seq, row_hash, mac FROM chain_head").fetchone()
     body = ('{"meta":{"chain_version":"1","created_at":"2024-05-01T08:00:00.000Z","key_id":"%s",'
-            '"schema_version":"1","terminal_id":"000000000001"},"row_hash":"%s","seq":%d}' % (KEY_ID, last, seq)).encode()
+            '"schema_version":"2","terminal_id":"000000000001"},"row_hash":"%s","seq":%d}' % (KEY_ID, last, seq)).encode()
     assert hmac.new(KEY, b"ykt-ledger/1 head " + body, hashlib.sha256).hexdigest() == mac
 
 
