@@ -260,3 +260,26 @@ def test_a_tap_torn_elsewhere_is_booked_and_this_tap_goes_on(rig: Rig) -> None:
     rig.advance(minutes=6)
     again = rig.tap(card, "bus", "71")
     assert again.status is TapStatus.APPROVED and again.recovered
+
+
+def test_a_tap_selects_the_purse_once_and_a_returning_card_skips_the_fact_reads(rig: Rig) -> None:
+    card = new_card("zhang-wei", ep=5_000)
+    sent: list[bytes] = []
+    process = card.process
+    card.process = lambda raw: sent.append(raw) or process(raw)  # type: ignore[method-assign]
+
+    def commands() -> list[str]:
+        names = {0xA4: "SELECT", 0xB0: "READ BINARY", 0xB2: "READ RECORD", 0x5C: "GET BALANCE", 0x50: "INIT",
+                 0xDC: "UPDATE CAPP", 0x54: "DEBIT"}
+        out = [names.get(raw[1], f"{raw[1]:02X}") for raw in sent]
+        sent.clear()
+        return out
+
+    assert rig.tap(card, "bus", "71").status is TapStatus.APPROVED
+    # first tap: the facts (0019, SSSE EF06) are read once, then the purse is selected again for the purchase
+    assert commands() == ["SELECT", "READ BINARY", "GET BALANCE", "READ RECORD", "READ RECORD", "READ RECORD",
+                          "SELECT", "READ RECORD", "SELECT", "INIT", "UPDATE CAPP", "UPDATE CAPP", "DEBIT"]
+    rig.advance(hours=1)
+    assert rig.tap(card, "bus", "71").status is TapStatus.APPROVED
+    assert commands() == ["SELECT", "READ BINARY", "GET BALANCE", "READ RECORD", "READ RECORD", "INIT",
+                          "UPDATE CAPP", "UPDATE CAPP", "DEBIT"]
