@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Hashable, Mapping, Protocol, TypeVar
 
 from applets.apdu import CommandApdu
 from applets.application import Application, CommandKey, Handler
@@ -16,6 +16,7 @@ from applets.iso import ISO_COMMANDS
 from applets.sw import SW
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _OK = b"\x90\x00"
 
@@ -75,6 +76,7 @@ class VirtualCard:
         self.powered = False
         self._stale = False  # RAM may differ from the last commit: reload before the next command
         self._encoder = ImageEncoder()  # the image's JSON, reusing the text of unchanged files
+        self._derived: dict[Hashable, tuple[bytes, Any]] = {}  # see derived()
 
     # ---- power ----
 
@@ -112,6 +114,16 @@ class VirtualCard:
 
     def random(self, n: int) -> bytes:
         return self.entropy(n)
+
+    def derived(self, name: Hashable, source: bytes, make: Callable[[bytes], T]) -> T:
+        """`make(source)` kept in RAM under `name` while `source` (image data, e.g. a key) is unchanged: a key
+        schedule made once instead of at every transaction. Never saved, never part of the image."""
+        kept = self._derived.get(name)
+        if kept is not None and kept[0] == source:
+            return kept[1]  # type: ignore[no-any-return]
+        value = make(source)
+        self._derived[name] = (bytes(source), value)
+        return value
 
     def _reload(self) -> None:
         self.image = CardImage.from_bytes(self.storage.load())

@@ -641,3 +641,19 @@ def test_changes_reach_storage_as_parseable_images() -> None:
     assert image.to_bytes() == storage.image
     ef = image.mf.child(0x0101)
     assert isinstance(ef, EF) and ef.structure is Structure.TRANSPARENT and ef.data[0] == 0xFF
+
+
+def test_derived_values_are_made_once_per_source_and_never_saved(card_storage: tuple[VirtualCard, MemoryStorage]) -> None:
+    card, storage = card_storage
+    made: list[bytes] = []
+
+    def make(key: bytes) -> str:
+        made.append(key)
+        return f"schedule of {len(key)} bytes"
+
+    first = card.derived(("dpk", 1), b"K" * 16, make)
+    assert card.derived(("dpk", 1), b"K" * 16, make) is first and made == [b"K" * 16]
+    assert card.derived(("dpk", 1), b"L" * 16, make) == "schedule of 16 bytes" and len(made) == 2  # key changed
+    assert card.derived(("dtk", 1), b"L" * 16, make) and len(made) == 3  # another name
+    card.commit()
+    assert b"schedule" not in storage.image and b"KKKK" not in storage.image

@@ -6,6 +6,7 @@ The known answers are every worked example of purse.md, read from ``tests/vector
 from __future__ import annotations
 
 import json
+import random
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.algorithms import SM4
 from hypothesis import given
 from hypothesis import strategies as st
 
+from applets.crypto import pboc
 from applets.crypto.pboc import (
     MAC_LENGTH,
     Algorithm,
@@ -273,3 +275,32 @@ def test_counter_and_sequence_ranges() -> None:
         purchase_session_input(RANDOM, -1, 0)
     with pytest.raises(ValueError):
         purchase_session_input(RANDOM, 0, 1 << 32)
+
+
+@pytest.mark.parametrize("alg,key_len", [(Algorithm.SM4, 16), (Algorithm.TDES, 16), (Algorithm.TDES, 8)])
+def test_one_block_cipher_reused_gives_the_one_shot_answers(alg: Algorithm, key_len: int) -> None:
+    rng = random.Random(f"{alg}-{key_len}")
+    key = rng.randbytes(key_len)
+    cipher = pboc.BlockCipher(alg, key)
+    size = 16 if alg is Algorithm.SM4 else 8
+    for n in range(60):  # one context serves every call, in any order, whatever the length
+        data = rng.randbytes(n)
+        assert cipher.cbc_mac(data) == pboc._cbc_mac(alg, key, data)
+        blocks = rng.randbytes(size * (n % 4))
+        assert cipher.ecb(blocks) == pboc.ecb_encrypt(alg, key, blocks)
+    with pytest.raises(ValueError, match="whole"):
+        cipher.ecb(b"\x00" * (size + 1))
+    assert key.hex() not in repr(cipher).lower() and repr(cipher) == f"BlockCipher({alg.name})"
+
+
+@pytest.mark.parametrize("alg", [Algorithm.SM4, Algorithm.TDES])
+def test_derivations_take_a_kept_cipher_or_the_key(alg: Algorithm) -> None:
+    rng = random.Random(int(alg))
+    master, factor, issuer, data8 = rng.randbytes(16), rng.randbytes(8), rng.randbytes(8), rng.randbytes(8)
+    kept = pboc.BlockCipher(alg, master)
+    assert pboc.diversify(alg, kept, factor) == pboc.diversify(alg, master, factor)
+    assert pboc.two_level_diversify(alg, kept, issuer, factor) == pboc.two_level_diversify(alg, master, issuer, factor)
+    assert pboc.session_key(alg, kept, data8) == pboc.session_key(alg, master, data8)
+    sk = pboc.session_key(alg, master, data8)
+    assert pboc.session_cipher(alg, sk).cbc_mac(b"abc") == pboc.mac(alg, sk, b"abc")
+    assert pboc.tac_cipher(alg, master).cbc_mac(b"abcdefgh" * 3) == pboc.tac(alg, master, b"abcdefgh" * 3)

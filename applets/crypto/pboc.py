@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.algorithms import SM4
 
 __all__ = [
     "Algorithm",
+    "BlockCipher",
     "MAC_LENGTH",
     "bcd_date",
     "bcd_time",
@@ -42,8 +43,10 @@ __all__ = [
     "purchase_mac2_data",
     "purchase_session_input",
     "purchase_tac_data",
+    "session_cipher",
     "session_key",
     "tac",
+    "tac_cipher",
     "two_level_diversify",
     "verify_mac",
 ]
@@ -97,10 +100,51 @@ def _cipher_algorithm(alg: Algorithm, key: bytes) -> TripleDES | SM4:
     return SM4(key)
 
 
+class BlockCipher:
+    """One key's block cipher, its key schedule made once: 3DES (8- or 16-byte key, 8 = single DES) or SM4.
+
+    Making a cipher context costs about fifteen times encrypting a block, so a key used more than once (the
+    session key of MAC1 and MAC2, a card's DPK and DTK, a PSAM's master key) keeps one. ECB contexts keep no
+    state between whole blocks, so one serves every ECB block and every CBC-MAC under the key. Never shows
+    the key (repr names only the algorithm).
+    """
+
+    __slots__ = ("alg", "size", "_ecb")
+
+    def __init__(self, alg: Algorithm, key: bytes) -> None:
+        self.alg = Algorithm(alg)
+        self.size = _block_size(self.alg)
+        self._ecb = Cipher(_cipher_algorithm(self.alg, key), modes.ECB()).encryptor()
+
+    def __repr__(self) -> str:
+        return f"BlockCipher({self.alg.name})"
+
+    def ecb(self, data: bytes) -> bytes:
+        """Encrypt whole blocks in ECB mode."""
+        if len(data) % self.size:
+            raise ValueError(f"ECB data must be whole {self.size}-byte blocks, got {len(data)} bytes")
+        return self._ecb.update(bytes(data))
+
+    def cbc_mac(self, data: bytes) -> bytes:
+        """CBC with a zero IV over ISO 9797-1 method 2 padded data; the left 4 bytes of the last block
+        (purse.md "MAC"): each block is encrypt(chain XOR block)."""
+        size = self.size
+        padded = pad(data, size)
+        chain = 0
+        for i in range(0, len(padded), size):
+            block = (chain ^ int.from_bytes(padded[i : i + size], "big")).to_bytes(size, "big")
+            chain = int.from_bytes(self._ecb.update(block), "big")
+        return chain.to_bytes(size, "big")[:MAC_LENGTH]
+
+
 def ecb_encrypt(alg: Algorithm, key: bytes, data: bytes) -> bytes:
     """Encrypt whole blocks in ECB mode: 3DES (8- or 16-byte key, 8 = single DES) or SM4 (16)."""
     encryptor = Cipher(_cipher_algorithm(alg, key), modes.ECB()).encryptor()
     return encryptor.update(bytes(data)) + encryptor.finalize()
+
+
+def _ecb(alg: Algorithm, key: bytes | BlockCipher, data: bytes) -> bytes:
+    return key.ecb(data) if isinstance(key, BlockCipher) else ecb_encrypt(alg, key, data)
 
 
 def pad(data: bytes, block_size: int) -> bytes:
@@ -125,7 +169,7 @@ def _cbc_mac(alg: Algorithm, key: bytes, data: bytes) -> bytes:
     return out[-size : -size + MAC_LENGTH]
 
 
-def diversify(alg: Algorithm, master_key: bytes, factor: bytes) -> bytes:
+def diversify(alg: Algorithm, master_key: bytes | BlockCipher, factor: bytes) -> bytes:
     """Derive a 16-byte card key from a master key and an 8-byte factor (purse.md "Diversification").
 
     3DES: ``DK = 3DES(MK, f) || 3DES(MK, ~f)``; SM4 (project variant): ``DK = SM4(MK, f || ~f)``.
@@ -135,14 +179,15 @@ def diversify(alg: Algorithm, master_key: bytes, factor: bytes) -> bytes:
     >>> diversify(Algorithm.TDES, k, bytes.fromhex("0102030405060708")).hex().upper()
     '825151A0C0B94848EA8D78B77033F4FA'
     """
-    _check_length("master key", master_key, _CARD_KEY_LENGTH)
+    if not isinstance(master_key, BlockCipher):
+        _check_length("master key", master_key, _CARD_KEY_LENGTH)
     _check_length("diversification factor", factor, _FACTOR_LENGTH)
     # 3DES: ECB encrypts f and ~f (one block each) independently, so one call gives DK = E(f) || E(~f).
-    return ecb_encrypt(alg, master_key, bytes(factor) + _invert(factor))
+    return _ecb(alg, master_key, bytes(factor) + _invert(factor))
 
 
 def two_level_diversify(
-    alg: Algorithm, master_key: bytes, issuer_code8: bytes, serial_factor8: bytes
+    alg: Algorithm, master_key: bytes | BlockCipher, issuer_code8: bytes, serial_factor8: bytes
 ) -> bytes:
     """Two-level diversification for INIT SAM FOR PURCHASE with Lc ``24`` (T-Union).
 
@@ -157,16 +202,17 @@ def two_level_diversify(
     return diversify(alg, diversify(alg, master_key, issuer_code8), serial_factor8)
 
 
-def session_key(alg: Algorithm, card_key: bytes, data8: bytes) -> bytes:
+def session_key(alg: Algorithm, card_key: bytes | BlockCipher, data8: bytes) -> bytes:
     """Derive the process (session) key from the card key and 8 bytes of input (purse.md).
 
     3DES: ``SK = 3DES(DK, d)`` (8 bytes); SM4 (project variant): ``SK = SM4(DK, d || ~d)`` (16 bytes).
     """
-    _check_length("card key", card_key, _CARD_KEY_LENGTH)
+    if not isinstance(card_key, BlockCipher):
+        _check_length("card key", card_key, _CARD_KEY_LENGTH)
     _check_length("session key input", data8, 8)
     if Algorithm(alg) is Algorithm.TDES:
-        return ecb_encrypt(alg, card_key, data8)
-    return ecb_encrypt(alg, card_key, bytes(data8) + _invert(data8))
+        return _ecb(alg, card_key, data8)
+    return _ecb(alg, card_key, bytes(data8) + _invert(data8))
 
 
 def _u(value: int, length: int, name: str) -> bytes:
@@ -196,6 +242,16 @@ def load_session_input(card_random4: bytes, online_counter: int) -> bytes:
     return bytes(card_random4) + _u(online_counter, 2, "online counter") + b"\x80\x00"
 
 
+def session_cipher(alg: Algorithm, session_key: bytes) -> BlockCipher:
+    """The MAC cipher of a session key: single DES under the 8-byte 3DES session key, SM4 under the 16-byte
+    SM4 session key (purse.md "MAC"). One serves MAC1 and MAC2 of the same transaction."""
+    if Algorithm(alg) is Algorithm.TDES:
+        _check_length("3DES session key", session_key, 8)
+    else:
+        _check_length("SM4 session key", session_key, 16)
+    return BlockCipher(alg, session_key)
+
+
 def mac(alg: Algorithm, session_key: bytes, data: bytes) -> bytes:
     """4-byte MAC: ISO 9797-1 method 2 padding, CBC zero IV, left 4 bytes of the last block.
 
@@ -208,15 +264,21 @@ def mac(alg: Algorithm, session_key: bytes, data: bytes) -> bytes:
     return _cbc_mac(alg, session_key, data)
 
 
+def tac_cipher(alg: Algorithm, tac_key16: bytes) -> BlockCipher:
+    """The cipher of the card's TAC key DTK (purse.md "TAC"): single DES under ``left8(DTK) XOR right8(DTK)``
+    for 3DES, SM4 under DTK itself. `tac()` is its CBC-MAC."""
+    _check_length("TAC key", tac_key16, _CARD_KEY_LENGTH)
+    if Algorithm(alg) is Algorithm.TDES:
+        return BlockCipher(alg, _xor(tac_key16[:8], tac_key16[8:]))
+    return BlockCipher(alg, tac_key16)
+
+
 def tac(alg: Algorithm, tac_key16: bytes, data: bytes) -> bytes:
     """4-byte TAC under the card's TAC key DTK (purse.md "TAC").
 
     3DES: single-DES CBC MAC under ``left8(DTK) XOR right8(DTK)``; SM4: SM4 CBC MAC under DTK itself.
     """
-    _check_length("TAC key", tac_key16, _CARD_KEY_LENGTH)
-    if Algorithm(alg) is Algorithm.TDES:
-        return _cbc_mac(alg, _xor(tac_key16[:8], tac_key16[8:]), data)
-    return _cbc_mac(alg, tac_key16, data)
+    return tac_cipher(alg, tac_key16).cbc_mac(data)
 
 
 def verify_mac(expected: bytes, received: bytes) -> bool:

@@ -86,14 +86,15 @@ def init_sam_for_purchase(card: VirtualCard, cmd: CommandApdu) -> bytes:
     seq = int(state.get("seq", 1))
     if seq > MAX_SEQ:
         raise CardStatus(SW.CONDITIONS_NOT_SATISFIED)
+    master_cipher = card.derived(("mpk", alg, version), master, lambda key: pboc.BlockCipher(alg, key))
     if issuer_code is None:
-        dk = pboc.diversify(alg, master, factor)
+        dk = pboc.diversify(alg, master_cipher, factor)
     else:
-        dk = pboc.two_level_diversify(alg, master, issuer_code, factor)
-    sk = pboc.session_key(alg, dk, pboc.purchase_session_input(random, counter, seq))
-    mac1 = pboc.mac(alg, sk, pboc.purchase_mac1_data(amount, txn_type, terminal_id, date, time))
+        dk = pboc.two_level_diversify(alg, master_cipher, issuer_code, factor)
+    sk = pboc.session_cipher(alg, pboc.session_key(alg, dk, pboc.purchase_session_input(random, counter, seq)))
+    mac1 = sk.cbc_mac(pboc.purchase_mac1_data(amount, txn_type, terminal_id, date, time))
     sessions: dict[str, Any] = state.setdefault("sessions", {})
-    sessions[str(seq)] = {"mac2": pboc.mac(alg, sk, pboc.purchase_mac2_data(amount)).hex().upper(), "fails": 0}
+    sessions[str(seq)] = {"mac2": sk.cbc_mac(pboc.purchase_mac2_data(amount)).hex().upper(), "fails": 0}
     for old in sorted(sessions, key=int)[:-MAX_SESSIONS]:
         del sessions[old]
     state["seq"] = seq + 1

@@ -284,20 +284,19 @@ def debit_for_purchase(card: VirtualCard, cmd: CommandApdu) -> bytes:
     _, _, dpk = _key_set(card, state, pending.key_index, "dpk")
     _, _, dtk = _key_set(card, state, pending.key_index, "dtk")
     alg = pending.alg
-    sk = pboc.session_key(alg, dpk, pboc.purchase_session_input(pending.random, pending.counter, seq))
-    # purse.md: MAC1 over amount ‖ type ‖ terminal id ‖ date ‖ time
-    expected = pboc.mac(
-        alg, sk, pboc.purchase_mac1_data(pending.amount, pending.txn_type, pending.terminal_id, date, time)
+    dpk_cipher = card.derived(("dpk", pending.key_index, alg), dpk, lambda key: pboc.BlockCipher(alg, key))
+    sk = pboc.session_cipher(
+        alg, pboc.session_key(alg, dpk_cipher, pboc.purchase_session_input(pending.random, pending.counter, seq))
     )
+    # purse.md: MAC1 over amount ‖ type ‖ terminal id ‖ date ‖ time
+    expected = sk.cbc_mac(pboc.purchase_mac1_data(pending.amount, pending.txn_type, pending.terminal_id, date, time))
     if not pboc.verify_mac(expected, mac1):
         _count_mac_failure(card, state)
     if not valid_date_time(date, time):
         raise CardStatus(SW.WRONG_DATA)
-    mac2 = pboc.mac(alg, sk, pboc.purchase_mac2_data(pending.amount))  # purse.md: MAC2 over amount
-    tac = pboc.tac(
-        alg,
-        dtk,
-        pboc.purchase_tac_data(pending.amount, pending.txn_type, pending.terminal_id, seq, date, time),
+    mac2 = sk.cbc_mac(pboc.purchase_mac2_data(pending.amount))  # purse.md: MAC2 over amount
+    tac = card.derived(("dtk", pending.key_index, alg), dtk, lambda key: pboc.tac_cipher(alg, key)).cbc_mac(
+        pboc.purchase_tac_data(pending.amount, pending.txn_type, pending.terminal_id, seq, date, time)
     )
     overdraft = int(state.get("overdraft", 0)) if pending.purse is PurseKind.EP else 0
     record = LogRecord(pending.counter, overdraft, pending.amount, pending.txn_type, pending.terminal_id, date, time)
