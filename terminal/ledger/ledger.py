@@ -309,16 +309,9 @@ class Ledger:
         tseq = validate.opt_int(terminal_seq, "terminal_seq", 0, 0xFFFFFFFF)
         ctime = validate.card_time(card_time)
         with self._write() as chain:
-            intent = rows.load_intent(self._conn, intent_id)
-            if intent is None:
-                raise UnknownIntent(f"no intent {intent_id}")
-            if intent.state == "committed":
-                existing = rows.load_transaction(self._conn, "seq = ?", (intent.txn_id,))
-                if existing is not None and _same_commit(existing, lines, counter, ttype, tac_, tseq, ctime):
-                    return existing
-                raise IntentAlreadyResolved(f"intent {intent_id} is already committed as transaction {intent.txn_id} with other data")
-            if intent.state != "pending":
-                raise IntentAlreadyResolved(f"intent {intent_id} is {intent.state}: {intent.reason}")
+            intent = rows.load_open_intent(self._conn, intent_id)
+            if intent is None:  # not pending: say why, or return the same commit made before
+                return self._committed_already(intent_id, lines, counter, ttype, tac_, tseq, ctime)
             lines = lines if lines is not None else intent.planned_postings
             if not lines:
                 raise UnbalancedEntry(f"intent {intent_id} has no planned postings; pass postings=")
@@ -352,6 +345,19 @@ class Ledger:
             card_time=ctime, operator=intent.operator, business_day=intent.business_day, committed_at=now,
             postings=tuple(lines),
         )
+
+    def _committed_already(self, intent_id: str, lines: tuple[Posting, ...] | None, *fields: object) -> Transaction:
+        """`commit_intent` of an intent that is not pending: the transaction if it was committed with the same
+        data (an idempotent retry), else UnknownIntent / IntentAlreadyResolved."""
+        intent = rows.load_intent(self._conn, intent_id)
+        if intent is None:
+            raise UnknownIntent(f"no intent {intent_id}")
+        if intent.state == "committed":
+            existing = rows.load_transaction(self._conn, "seq = ?", (intent.txn_id,))
+            if existing is not None and _same_commit(existing, lines, *fields):
+                return existing
+            raise IntentAlreadyResolved(f"intent {intent_id} is already committed as transaction {intent.txn_id} with other data")
+        raise IntentAlreadyResolved(f"intent {intent_id} is {intent.state}: {intent.reason}")
 
     def fail_intent(self, intent_id: str, reason: str) -> Intent:
         """Mark a pending intent failed: the money movement did not happen (e.g. the card refused)."""

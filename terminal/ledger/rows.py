@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 
 from .model import Intent, OutboxEntry, Posting, Transaction
 
@@ -35,6 +36,30 @@ def intent_from_row(row: tuple) -> Intent:
 def load_intent(conn: sqlite3.Connection, intent_id: str) -> Intent | None:
     row = conn.execute(f"SELECT {INTENT_COLUMNS} FROM v_intents WHERE intent_id = ?", (intent_id,)).fetchone()
     return None if row is None else intent_from_row(row)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIntent:
+    """What committing a pending intent needs of it (no details: they are not parsed on the way)."""
+
+    kind: str
+    amount_fen: int
+    card_serial: str | None
+    card_counter: int | None
+    txn_type: int | None
+    operator: str
+    business_day: str
+    planned_postings: tuple[Posting, ...]
+
+
+def load_open_intent(conn: sqlite3.Connection, intent_id: str) -> OpenIntent | None:
+    """The intent if it is pending (in open_intents), else None (unknown, committed or resolved)."""
+    row = conn.execute(
+        "SELECT i.kind, i.amount_fen, i.card_serial, i.card_counter, i.txn_type, i.operator, i.business_day,"
+        " i.planned_postings FROM open_intents o JOIN intents i ON i.intent_id = o.intent_id WHERE o.intent_id = ?",
+        (intent_id,),
+    ).fetchone()
+    return None if row is None else OpenIntent(*row[:7], postings_from_json(row[7]))
 
 
 def load_pending(conn: sqlite3.Connection) -> list[Intent]:
