@@ -146,8 +146,10 @@ class ImageEncoder:
         tree = self._df(image.mf, seen)
         self._nodes = seen
         pin = image.pin
+        # keys: a dict of their bytes (bytes() copies a bytearray, returns bytes as they are); dicts compare equal
+        # whatever their order, and the encoding sorts them anyway
         snapshot = (image.version, image.label, bytes(image.atr), bytes(pin.salt), bytes(pin.digest), pin.tries_left,
-                    pin.max_tries, tuple(sorted((k, bytes(v)) for k, v in image.keys.items())))
+                    pin.max_tries, {k: bytes(v) for k, v in image.keys.items()})
         if self._head is None or self._head[0] != snapshot:
             fixed = image._head_json()
             del fixed["applications"]
@@ -173,7 +175,7 @@ class ImageEncoder:
     def _ef(self, ef: EF, seen: dict[int, tuple[DF | EF, tuple[Any, ...], str]]) -> str:
         # bytes() copies a bytearray (transparent data, or a record stored as one) and returns a bytes
         # record itself: a snapshot cannot change behind the cache's back.
-        content = bytes(ef.data) if ef.structure is Structure.TRANSPARENT else tuple(bytes(r) for r in ef.records)
+        content = bytes(ef.data) if ef.structure is Structure.TRANSPARENT else tuple(map(bytes, ef.records))
         snapshot = (ef.fid, ef.structure, ef.sfi, ef.read, ef.write, content, ef.max_records, ef.record_size)
         cached = self._nodes.get(id(ef))
         if cached is not None and cached[0] is ef and cached[1] == snapshot:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from applets.crypto.pboc import bcd_date, bcd_time
 from applets.purse.layout import (
@@ -193,7 +193,7 @@ class PurseManager:
         now = self.clock()
         # The result's fields as they become known; each decline below is built from them at once (no chain
         # of dataclasses.replace on the way to a done purchase).
-        fields: dict = {
+        fields: dict[str, Any] = {
             "outcome": Outcome.NOT_DONE,
             "kind": Kind.CAPP_PURCHASE if capp else Kind.PURCHASE,
             "txn_type": kind_type,
@@ -224,7 +224,7 @@ class PurseManager:
             )
             if amount > init.balance + init.overdraft_limit:
                 return PurseResult(**fields, reason="the card accepted a purchase above its balance + overdraft: refused")
-            sam = self._sam_init(self.psam, init, PurseResult(**fields), ident)
+            sam = self._sam_init(self.psam, init, fields, ident)
             fields["terminal_seq"] = sam.terminal_seq
             for update in updates:
                 resp = self.channel.send(update)
@@ -276,14 +276,15 @@ class PurseManager:
             return self._recover_now(attempt, pin)
         return self._check_mac2(self.psam, base, attempt, answer)
 
-    def _sam_init(self, psam: Psam, init: PurchaseInit, base: PurseResult, ident: CardIdentity) -> SamInit:
+    def _sam_init(self, psam: Psam, init: PurchaseInit, fields: dict[str, Any], ident: CardIdentity) -> SamInit:
+        """INIT SAM FOR PURCHASE for the purchase whose result `fields` (amount, type, date, time) are known."""
         command = InitSamForPurchase(
             random=init.random,
             counter=init.counter,
-            amount=base.amount,
-            txn_type=base.txn_type,
-            date=base.date,  # type: ignore[arg-type]
-            time=base.time,  # type: ignore[arg-type]
+            amount=fields["amount"],
+            txn_type=fields["txn_type"],
+            date=fields["date"],
+            time=fields["time"],
             key_version=init.key_version,
             alg=init.alg,
             factor=ident.factor,

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from applets.purse.layout import TapPoint, TripRecord, TripState
 from terminal.transit.card import (
@@ -179,8 +180,7 @@ def _bus(tap: Tap, card: CardView, state: TransitState, tables: FareTables, pena
          notes: list[str], transfer: bool) -> Decision:
     route = _route(tap.station)
     base = tables.bus.fare_for(route)
-    fare, concession, price_notes = _price(base, transfer, card, state, tables, "bus", tap.when)
-    fare = replace(fare, penalty=penalty)
+    fare, concession, price_notes = _price(base, transfer, card, state, tables, "bus", tap.when, penalty)
     point = tap_point(city=tables.city, institution=tables.institution, operator=tables.operator, line=route,
                       station=0, terminal_id=tap.terminal_id, when=tap.when)
     rec = state.record
@@ -191,7 +191,7 @@ def _bus(tap: Tap, card: CardView, state: TransitState, tables: FareTables, pena
         total_fare=(rec.total_fare if transfer else 0) + fare.charged,
         total_distance=rec.total_distance if transfer else 0,
     )
-    new_state = _count(replace(state, record=rec), fare.charged)
+    new_state = _count(state, fare.charged, record=rec)
     trips.append(trip_record(
         trip_type=TRIP_SINGLE, industry=INDUSTRY_BUS, line=route, station=0, amount=fare.charged,
         balance=card.balance - fare.amount, when=tap.when, terminal_id=tap.terminal_id, city=tables.city,
@@ -271,7 +271,7 @@ def _exit(tap: Tap, card: CardView, state: TransitState, tables: FareTables, ope
         total_fare=rec.total_fare + fare.charged, total_distance=min(rec.total_distance + distance, 0xFFFF),
     )
     flags = state.flags & ~FLAG_TRANSFER_LEG
-    new_state = _count(replace(state, record=rec, flags=flags | (FLAG_PENALTY if expired else 0)), fare.charged)
+    new_state = _count(state, fare.charged, record=rec, flags=flags | (FLAG_PENALTY if expired else 0))
     trip = trip_record(
         trip_type=TRIP_EXIT, industry=INDUSTRY_METRO, line=station.line, station=station.code, amount=fare.amount,
         balance=card.balance - fare.amount, when=tap.when, terminal_id=tap.terminal_id, city=tables.city,
@@ -285,7 +285,7 @@ def _exit(tap: Tap, card: CardView, state: TransitState, tables: FareTables, ope
 
 
 def _price(base: int, transfer: bool, card: CardView, state: TransitState, tables: FareTables, mode: str,
-           when: datetime) -> tuple[FareBreakdown, Concession | None, list[str]]:
+           when: datetime, penalty: int = 0) -> tuple[FareBreakdown, Concession | None, list[str]]:
     notes: list[str] = []
     transfer_off = min(base, tables.transfer.discount) if transfer else 0
     left = base - transfer_off
@@ -309,7 +309,7 @@ def _price(base: int, transfer: bool, card: CardView, state: TransitState, table
             cap = left - room
             notes.append("daily cap reached" if room == 0 else f"daily cap: {yuan(room)} left")
     charged = left - cap
-    return FareBreakdown(base, transfer_off, subsidy, volume, cap, charged), concession, notes
+    return FareBreakdown(base, transfer_off, subsidy, volume, cap, charged, penalty), concession, notes
 
 
 def _transfer_ok(tables: FareTables, card: CardView, state: TransitState, leg: str, when: datetime) -> bool:
@@ -327,11 +327,12 @@ def _transfer_ok(tables: FareTables, card: CardView, state: TransitState, leg: s
     return state.record.transfers < rule.max_per_chain
 
 
-def _count(state: TransitState, charged: int) -> TransitState:
-    if not charged:
-        return state
-    return replace(state, day_spent=state.day_spent + charged, month_spent=state.month_spent + charged,
-                   day_legs=min(state.day_legs + 1, 255))
+def _count(state: TransitState, charged: int, **changes: Any) -> TransitState:
+    """`state` with `changes` and, when something was charged, the day and month counters moved on."""
+    if charged:
+        changes.update(day_spent=state.day_spent + charged, month_spent=state.month_spent + charged,
+                       day_legs=min(state.day_legs + 1, 255))
+    return replace(state, **changes)
 
 
 # ---------------------------------------------------------------- helpers

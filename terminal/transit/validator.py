@@ -426,14 +426,14 @@ class Validator:
 
     def _result(self, booked: Booked, decision: Decision, balance: int, now: datetime, serial: str,
                 recovered: tuple[str, ...]) -> TapOutcome:
-        out = self._booked_outcome(booked, now, serial, balance, recovered)
         c = decision.concession
-        return replace(out, fare=decision.fare, concession=c.id if c else None, concession_label=c.label if c else None,
-                       notes=decision.notes + out.notes, entry_station=decision.entry_station,
-                       distance_m=decision.distance_m)
+        return self._booked_outcome(booked, now, serial, balance, recovered, decision.notes, fare=decision.fare,
+                                    concession=c.id if c else None, concession_label=c.label if c else None,
+                                    entry_station=decision.entry_station, distance_m=decision.distance_m)
 
     def _booked_outcome(self, booked: Booked, now: datetime, serial: str, balance: int | None,
-                        recovered: tuple[str, ...]) -> TapOutcome:
+                        recovered: tuple[str, ...], notes: tuple[str, ...] = (), **fields: Any) -> TapOutcome:
+        """The outcome of a booked purchase; `notes` and `fields` (the fare decision's) go into it as they are."""
         result = booked.result
         if booked.status == "committed":
             after = result.balance_after
@@ -442,7 +442,7 @@ class Validator:
                 TapStatus.APPROVED, now, serial, amount=result.amount, balance=after, low_balance=low,
                 tac=booked.transaction.tac if booked.transaction else None,
                 txn_id=booked.transaction.txn_id if booked.transaction else None, intent_id=booked.intent.intent_id,
-                recovered=recovered, notes=("recovered at once",) if result.recovered else (),
+                recovered=recovered, notes=notes + ("recovered at once",) if result.recovered else notes, **fields,
             )
         if booked.status == "failed":
             reason = result.reason or "declined by the card"
@@ -450,10 +450,10 @@ class Validator:
                 have = f", balance {yuan(balance)}" if balance is not None else ""
                 reason = f"insufficient balance: fare {yuan(result.amount)}{have}; top up"
             return self._outcome(TapStatus.DECLINED, now, serial, balance=balance, reason=reason,
-                                 intent_id=booked.intent.intent_id, recovered=recovered)
+                                 intent_id=booked.intent.intent_id, recovered=recovered, notes=notes, **fields)
         return self._outcome(TapStatus.PENDING, now, serial, amount=result.amount,
                              reason="card removed during payment: present it again (resolved at its next tap)",
-                             intent_id=booked.intent.intent_id, recovered=recovered)
+                             intent_id=booked.intent.intent_id, recovered=recovered, notes=notes, **fields)
 
     def _outcome(self, status: TapStatus, now: datetime, serial: str | None = None, **fields: Any) -> TapOutcome:
         return TapOutcome(status=status, mode=self.mode, station=self.station_name, when=now, card_serial=serial, **fields)
