@@ -161,6 +161,7 @@ class Validator:
                                 business_day=lambda: self.clock().date().isoformat(), check_terminal=check_terminal)
         self.facts = reading.FactCache()
         self._recent: dict[str, tuple[datetime, TapOutcome]] = {}
+        self._started = time.perf_counter()  # when the tap being processed began
         ensure_accounts(ledger)
 
     # ---------------------------------------------------------------- set-up
@@ -200,7 +201,7 @@ class Validator:
     def process_tap(self) -> TapOutcome:
         """Process the card now in the reader (powers it up): one tap, one outcome, never raises for what a
         card, reader or tearing can do."""
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         now = self.clock()
         try:
             outcome = self._tap(now)
@@ -213,7 +214,6 @@ class Validator:
         except (sqlite3.Error, OSError) as e:  # the ledger's disk: nothing was charged before its intent
             log.error("ledger unavailable: %s", e)
             outcome = self._outcome(TapStatus.DECLINED, now, reason=f"ledger unavailable, nothing charged: {e}")
-        outcome = replace(outcome, duration_ms=(time.perf_counter() - started) * 1000)
         if outcome.card_serial and outcome.status is TapStatus.APPROVED:
             self._remember(outcome)
         if log.isEnabledFor(logging.INFO):
@@ -271,6 +271,7 @@ class Validator:
         when, last = found
         if timedelta(0) <= now - when <= timedelta(seconds=self.tables.validator.double_tap_seconds):
             return replace(last, status=TapStatus.ALREADY_PAID, when=now, amount=0, reason=self._already(),
+                           duration_ms=self._elapsed_ms(),
                            extra={"paid": last.amount}, recovered=())
         return None
 
@@ -360,7 +361,7 @@ class Validator:
         details = {**self._validator_details(now), "pass": decision.pass_type.id}  # type: ignore[union-attr]
         booked = self._purchase(FareBreakdown(), [update], "venue_entry", details, ident)
         out = self._booked_outcome(booked, now, serial, None, recovered)
-        return replace(out, pass_label=label, entries_left=decision.entries_left,
+        return replace(out, pass_label=label, entries_left=decision.entries_left, duration_ms=self._elapsed_ms(),
                        notes=(f"valid until {decision.valid_until.isoformat()}",) if decision.valid_until else ())
 
     # ---------------------------------------------------------------- booking
@@ -456,4 +457,9 @@ class Validator:
                              intent_id=booked.intent.intent_id, recovered=recovered, notes=notes, **fields)
 
     def _outcome(self, status: TapStatus, now: datetime, serial: str | None = None, **fields: Any) -> TapOutcome:
-        return TapOutcome(status=status, mode=self.mode, station=self.station_name, when=now, card_serial=serial, **fields)
+        return TapOutcome(status=status, mode=self.mode, station=self.station_name, when=now, card_serial=serial,
+                          duration_ms=self._elapsed_ms(), **fields)
+
+    def _elapsed_ms(self) -> float:
+        """Time since this tap began (the outcome's `duration_ms`)."""
+        return (time.perf_counter() - self._started) * 1000
