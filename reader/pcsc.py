@@ -132,7 +132,10 @@ class PcscReader:
     after which `name` is the full reader name. `trace`, if given, gets ``record(command,
     response, duration_us)`` for every raw exchange. `removal_grace` is how long a failed transmit
     waits for pcscd to tell "card gone" (`CardRemoved`) from "answer lost" (`ResponseLost`):
-    pcscd polls vpcd for presence every 0.4 s.
+    pcscd polls vpcd for presence every 0.4 s. `leave_card` makes every disconnect leave the card powered
+    (SCARD_LEAVE_CARD) instead of powering it down: a validator wants that, as a card pulled mid-tap but not
+    yet noticed by pcscd would otherwise be powered down in a slot that is empty, and pcscd's vpcd driver then
+    stops reporting the next card there (the next tap powers its card up with its own SELECT anyway).
 
     Example::
 
@@ -149,11 +152,13 @@ class PcscReader:
         *,
         trace: Trace | None = None,
         removal_grace: float = 1.0,
+        leave_card: bool = False,
     ) -> None:
         self.selector = selector
         self.name: str = selector if isinstance(selector, str) else f"PC/SC reader {selector}"
         self.trace = trace
         self.removal_grace = removal_grace
+        self.leave_card = leave_card
         self._context: Any = None
         self._card: Any = None
         self._pci: Any = None
@@ -222,7 +227,8 @@ class PcscReader:
         return self._wait_presence(True, 0.0)
 
     def disconnect(self) -> None:
-        """Disconnect explicitly (card powered down) and release the PC/SC context. Idempotent.
+        """Disconnect explicitly (card powered down, unless `leave_card`) and release the PC/SC context.
+        Idempotent.
 
         A handle to a card that has gone is disconnected with "leave card", so that pcscd does not
         power down or reset the *next* card in the same slot (vpcd.md, "two traps").
@@ -232,8 +238,8 @@ class PcscReader:
         scard = _scard()
         if self._card is not None:
             card, self._card = self._card, None
-            stale = self._stale(scard, card)
-            disposition = scard.SCARD_LEAVE_CARD if stale else scard.SCARD_UNPOWER_CARD
+            leave = self.leave_card or self._stale(scard, card)
+            disposition = scard.SCARD_LEAVE_CARD if leave else scard.SCARD_UNPOWER_CARD
             hresult = scard.SCardDisconnect(card, disposition)
             if hresult != scard.SCARD_S_SUCCESS:
                 logger.debug("disconnect %r: %s", self.name, _describe(scard, hresult))

@@ -117,3 +117,22 @@ def test_card_serve_command_and_removal(pcscd) -> None:
 def test_demo_profiles_exist() -> None:
     assert len(list((data_dir() / "cards").glob("*.toml"))) >= 6
     assert load_profile(data_dir() / "cards" / "zhang-wei.toml").holder.name == "张伟"
+
+
+@pytest.mark.parametrize("leave_card", [False, True])
+def test_leave_card_keeps_the_card_powered_across_a_disconnect(served_card, leave_card: bool) -> None:
+    """Disconnect powers the card down (its session ends: the PIN must be presented again) unless the reader
+    was made with `leave_card` (a validator's), when pcscd leaves it powered and the session goes on."""
+    card = open_card_image(demo_image("zhang-wei"))
+    with served_card(card, slot=0):
+        reader = PcscReader(vpcd_reader_name(0), leave_card=leave_card)
+        try:
+            reader.connect()
+            assert transmit(reader, SELECT_SSSE) == "9000"
+            assert transmit(reader, "0020000003123456") == "9000"
+            assert card.session.pin_verified
+            reader.disconnect()
+            reader.connect()
+            assert card.session.pin_verified is leave_card
+        finally:
+            reader.disconnect()

@@ -133,35 +133,18 @@ class _Observer:
 POLL_S = 0.25
 
 
-def _leaving_reader(selector: str | int, trace: Any) -> Reader:
-    """A `PcscReader` whose disconnect leaves the card powered (SCARD_LEAVE_CARD). Asked to power down a card
-    that already left — pulled mid-tap, before pcscd's presence poll (0.4 s for vpcd) noticed — pcscd's vpcd
-    driver fails and then stops reporting the next card in that slot; a validator never needs the power-down
-    (the next tap powers the card up with its own SELECT)."""
-    from smartcard import scard
-
-    from reader.pcsc import PcscReader
-
-    class LeavingReader(PcscReader):
-        def disconnect(self) -> None:
-            card, self._card = self._card, None
-            if card is not None:
-                scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
-            super().disconnect()
-
-    return LeavingReader(selector, trace=trace)
-
-
 class PcscTapSource:
     """Taps on the PC/SC reader `selector` (a name, a unique part of one, or an index).
 
     Insertions come from pyscard's `CardMonitor`; while waiting, the source also asks pcscd for the reader's
     presence state every `POLL_S` seconds, so an insertion the monitor did not report is not lost. The reader
-    disconnects without powering the card down (see `_leaving_reader`)."""
+    disconnects without powering the card down (`PcscReader(leave_card=True)`)."""
 
     def __init__(self, selector: str | int, *, trace: Any = None, retry_s: float = 0.5) -> None:
         self.selector = selector
-        self.reader = _leaving_reader(selector, trace)
+        from reader.pcsc import PcscReader
+
+        self.reader = PcscReader(selector, trace=trace, leave_card=True)
         self.retry_s = retry_s
         self._events: queue.Queue[tuple[str, str]] = queue.Queue()
         self._observer: _Observer | None = None
