@@ -1,6 +1,6 @@
 """Reading what a tap needs from the card (before any money moves), over the purse's `CardChannel`:
 GET BALANCE, the transit record (001A record 2), the newest trip record (001E record 1), the venue record
-(001A record 3) and the card facts concessions use — the insured category (0019) and the holder's birth date
+(001A record 3), the newest transaction log record (0018 record 1) and the card facts concessions use — the insured category (0019) and the holder's birth date
 (SSSE EF06, tag 0D; unreadable without the PIN on some cards, then only the category counts).
 
 The facts never change on a card, so `FactCache` keeps them per card serial (least recently used first out):
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from applets.holder import parse_bcd_date, parse_record
-from applets.purse.layout import PURSE_AID, SFI_CAPP, SFI_TRIP, TRANSIT_CAPP_RECORD, TripRecord
+from applets.purse.layout import PURSE_AID, SFI_CAPP, SFI_LOG, SFI_TRIP, TRANSIT_CAPP_RECORD, LogRecord, TripRecord
 from applets.ssse import EF06_SFI, SSSE_AID
 from applets.sw import SW
 from terminal.protocol.iso import ReadRecord, SelectByName
@@ -91,6 +91,17 @@ def last_trip(channel: CardChannel) -> TripRecord | None:
         return TripRecord.from_bytes(raw)
     except ValueError as e:
         raise BadAnswer(f"the card's trip record is damaged ({e})") from None
+
+
+def last_log(channel: CardChannel) -> LogRecord | None:
+    """The newest 0018 transaction log record, or None when the card has none."""
+    raw = _record(channel, SFI_LOG, 1)
+    if raw is None:
+        return None
+    try:
+        return LogRecord.from_bytes(raw)
+    except ValueError as e:
+        raise BadAnswer(f"the card's transaction log is damaged ({e})") from None
 
 
 def venue_record(channel: CardChannel) -> bytes:

@@ -50,7 +50,16 @@ from terminal.purse.commands import ApplicationBlock
 from terminal.purse.errors import PurseError
 from terminal.purse.psam import Psam
 from terminal.transit import reading
-from terminal.transit.card import TRIP_ENTRY, TRIP_EXIT, TRIP_SINGLE, CardView, bcd_number, terminal8, trip_time
+from terminal.transit.card import (
+    TRIP_ENTRY,
+    TRIP_EXIT,
+    TRIP_SINGLE,
+    CardView,
+    bcd_number,
+    parse_bcd_datetime,
+    terminal8,
+    trip_time,
+)
 from terminal.transit.engine import Decision, FareBreakdown, Mode, Tap, decide, yuan
 from terminal.transit.fares import FareTables
 from terminal.transit.outcome import TapOutcome, TapStatus
@@ -293,6 +302,18 @@ class Validator:
         return self._outcome(TapStatus.ALREADY_PAID, now, view.card_serial, balance=view.balance, reason=self._already(),
                              extra={"paid": trip.amount})
 
+    def _card_gate_repeat(self, record: VenueRecord, venue: int, now: datetime) -> bool:
+        """The gate's guard from the card itself (this validator restarted): the card's newest transaction is
+        our 0-fen entry within the window, and one of its passes entered this venue today. Costs one READ
+        RECORD, at gates only (an entry of a multi-entry pass must not be counted twice)."""
+        if not any(p.last_entry == now.date() and p.last_venue == venue for p in record.passes):
+            return False
+        last = reading.last_log(self.manager.channel)
+        if last is None or last.terminal_id != self.terminal_id or last.amount != 0 or last.txn_type != TxnType.CAPP_PURCHASE:
+            return False
+        when = parse_bcd_datetime(last.date + last.time)
+        return when is not None and timedelta(0) <= now - when <= timedelta(seconds=self.tables.validator.double_tap_seconds)
+
     def _remember(self, outcome: TapOutcome) -> None:
         if len(self._recent) > 1024:
             horizon = outcome.when - timedelta(seconds=self.tables.validator.double_tap_seconds)
@@ -352,6 +373,8 @@ class Validator:
     def _gate(self, now: datetime, serial: str, recovered: tuple[str, ...], ident: CardIdentity) -> TapOutcome:
         gate = self.tables.gate(self.station)
         record = VenueRecord.from_bytes(reading.venue_record(self.manager.channel))
+        if self._card_gate_repeat(record, gate.venue, now):
+            return self._outcome(TapStatus.ALREADY_PAID, now, serial, reason=self._already(), recovered=recovered)
         decision = decide_gate(record, gate, self.tables, now.date())
         label = decision.pass_type.label if decision.pass_type else None
         if not decision.open:

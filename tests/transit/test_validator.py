@@ -283,3 +283,28 @@ def test_a_tap_selects_the_purse_once_and_a_returning_card_skips_the_fact_reads(
     assert rig.tap(card, "bus", "71").status is TapStatus.APPROVED
     assert commands() == ["SELECT", "READ BINARY", "GET BALANCE", "READ RECORD", "READ RECORD", "INIT",
                           "UPDATE CAPP", "UPDATE CAPP", "DEBIT"]
+
+
+def test_gate_repeat_after_a_validator_restart_is_caught_from_the_card(rig: Rig) -> None:
+    from datetime import date
+
+    from terminal.booking import PurseBooks
+    from terminal.purse import PurseManager
+    from terminal.transit.validator import issue_pass
+
+    card = new_card("zhang-wei", ep=5_000)
+    rig.reader.insert(card)
+    rig.reader.connect()
+    books = PurseBooks(rig.ledger, PurseManager(rig.reader, rig.psam_reader), operator="desk", business_day="2024-03-01")
+    assert issue_pass(books, rig.tables, "library", date(2024, 3, 1))[0].status == "committed"
+    rig.reader.remove()
+    assert rig.tap(card, "gate", "city-library").status is TapStatus.APPROVED
+    entries = card_state(card)["ep"]["offline"]
+    rig.validator("gate", "city-library", fresh=True)  # restarted: no memory of the entry
+    rig.advance(seconds=1)
+    again = rig.tap(card, "gate", "city-library")
+    assert again.status is TapStatus.ALREADY_PAID and "already entered" in again.reason
+    assert card_state(card)["ep"]["offline"] == entries  # nothing written to the card
+    rig.advance(seconds=rig.tables.validator.double_tap_seconds + 1)
+    assert rig.tap(card, "gate", "city-library").status is TapStatus.APPROVED  # a new visit
+    assert card_state(card)["ep"]["offline"] == entries + 1
