@@ -122,7 +122,7 @@ class CardImage:
         return cls(label=label, atr=atr, mf=df_from_json(obj.get("mf")), pin=pin, keys=keys, applications=apps)
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode  # images are trees
 
 
 class ImageEncoder:

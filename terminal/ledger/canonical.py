@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# check_circular off: rows and details are trees (a cycle would end in RecursionError, never in a ledger row)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                            check_circular=False)
 
 
 def canonical_json(value: Any) -> str:

@@ -237,10 +237,9 @@ class PurseManager:
             return PurseResult(**fields, reason=str(e))
         except (PurseError, BadAnswer, ValueError) as e:
             return PurseResult(**fields, reason=str(e), sw=getattr(e, "sw", None))
-        base = PurseResult(**fields)
         attempt = Attempt(
-            kind=base.kind,
-            purse=base.purse,
+            kind=fields["kind"],
+            purse=fields["purse"],
             txn_type=kind_type,
             app_serial=ident.app_serial,
             issuer_code=ident.issuer_code,
@@ -248,8 +247,8 @@ class PurseManager:
             balance_before=init.balance,
             counter=init.counter,
             terminal_id=terminal_id,
-            date=base.date,  # type: ignore[arg-type]
-            time=base.time,  # type: ignore[arg-type]
+            date=fields["date"],
+            time=fields["time"],
             alg=init.alg,
             key_version=init.key_version,
             key_index=self.key_index,
@@ -266,7 +265,7 @@ class PurseManager:
         except BadAnswer:
             return self._recover_now(attempt, pin)
         if resp.sw in _REFUSALS:
-            return replace(base, reason=_decline_text("DEBIT", resp.sw), sw=resp.sw)
+            return PurseResult(**fields, reason=_decline_text("DEBIT", resp.sw), sw=resp.sw)
         if resp.sw != SW.OK:
             log.info("DEBIT answered %04X: recovering", resp.sw)
             return self._recover_now(attempt, pin)
@@ -274,7 +273,7 @@ class PurseManager:
             answer = Debit.from_bytes(resp.data)
         except BadAnswer:
             return self._recover_now(attempt, pin)
-        return self._check_mac2(self.psam, base, attempt, answer)
+        return self._check_mac2(self.psam, fields, attempt, answer)
 
     def _sam_init(self, psam: Psam, init: PurchaseInit, fields: dict[str, Any], ident: CardIdentity) -> SamInit:
         """INIT SAM FOR PURCHASE for the purchase whose result `fields` (amount, type, date, time) are known."""
@@ -299,41 +298,35 @@ class PurseManager:
         except PsamError as e:
             raise PurseError(f"PSAM: {e}", e.sw) from None
 
-    def _check_mac2(self, psam: Psam, base: PurseResult, attempt: Attempt, answer: Debit) -> PurseResult:
+    def _check_mac2(self, psam: Psam, fields: dict[str, Any], attempt: Attempt, answer: Debit) -> PurseResult:
         """CREDIT SAM FOR PURCHASE with the card's MAC2; a refused MAC2 gets one second chance through
-        GET TRANSACTION PROOF (a MAC2 corrupted on the way), else the purchase is declined."""
-        after = (base.balance_before or 0) - base.amount
+        GET TRANSACTION PROOF (a MAC2 corrupted on the way), else the purchase is declined. `fields`: the
+        result's fields known before the DEBIT (outcome not done)."""
+
+        def result(**changes: Any) -> PurseResult:
+            return PurseResult(**{**fields, "balance_after": (fields["balance_before"] or 0) - fields["amount"], **changes})
+
+        def unknown(reason: str) -> PurseResult:  # the TAC is kept for clearing, the attempt for recovery
+            return result(tac=answer.tac, outcome=Outcome.UNKNOWN, attempt=replace(attempt, card_tac=answer.tac),
+                          reason=reason)
+
         try:
             try:
                 sw = psam.credit(answer.mac2)
             except ReaderError:  # the PSAM's answer was lost or it was reset: ask for this session again
                 sw = psam.verify_mac2(answer.mac2, sam_seq(attempt))
             if sw == SW.OK:
-                return replace(base, tac=answer.tac, balance_after=after, outcome=Outcome.DONE, mac2_verified=True)
+                return result(tac=answer.tac, outcome=Outcome.DONE, mac2_verified=True)
             if sw != SW.MAC_INVALID:
-                return replace(
-                    base,
-                    tac=answer.tac,
-                    balance_after=after,
-                    outcome=Outcome.UNKNOWN,
-                    reason=f"PSAM cannot check MAC2: {sw_text(sw)}",
-                    attempt=replace(attempt, card_tac=answer.tac),
-                )
+                return unknown(f"PSAM cannot check MAC2: {sw_text(sw)}")
             resp = self.channel.send(GetTransactionProof(attempt.txn_type, attempt.counter))
             if resp.sw == SW.OK:
                 proof = Proof.from_bytes(resp.data)
                 if psam.verify_mac2(proof.mac2, sam_seq(attempt)) == SW.OK:
-                    return replace(base, balance_after=after, outcome=Outcome.DONE, tac=proof.tac, mac2_verified=True)
+                    return result(tac=proof.tac, outcome=Outcome.DONE, mac2_verified=True)
         except (ReaderError, BadAnswer, PsamError) as e:
-            return replace(
-                base,
-                tac=answer.tac,
-                balance_after=after,
-                outcome=Outcome.UNKNOWN,
-                reason=f"MAC2 not verified ({e}); TAC kept for clearing",
-                attempt=replace(attempt, card_tac=answer.tac),
-            )
-        return replace(base, outcome=Outcome.NOT_DONE, reason="the card's MAC2 is invalid (PSAM 9302): refused", sw=SW.MAC_INVALID)
+            return unknown(f"MAC2 not verified ({e}); TAC kept for clearing")
+        return PurseResult(**fields, reason="the card's MAC2 is invalid (PSAM 9302): refused", sw=SW.MAC_INVALID)
 
     # ---- load ----
 
