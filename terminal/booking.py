@@ -181,15 +181,19 @@ class PurseBooks:
         kind: str = "purse_purchase",
         details: Mapping[str, object] | None = None,
         selected: CardIdentity | None = None,
+        settled: bool = False,
     ) -> Booked:
         """A purchase (EP 06, ED 05 with `pin`, compound 09 with `capp_record`) booked with `postings`;
-        `selected` as for `PurseManager.purchase` (the purse already selected on this connection).
+        `selected` as for `PurseManager.purchase` (the purse already selected on this connection); `settled`:
+        the caller has resolved the presented card's pending intents already (a validator does, before it
+        reads the card), so they are not looked for again.
 
         Raises before any money moves when the ledger refuses (PendingIntentExists, DuplicateTransaction,
         NegativeBalance, UnbalancedEntry, UnsafeDetails, TerminalMismatch); card declines are `failed`.
         """
         planned, extra = self._prepare(kind, postings, details)
-        self._settle(pin)
+        if not settled:
+            self._settle(pin)
         hold = _Hold(extra=extra)
         result = self.manager.purchase(
             amount_fen, txn_type, capp_record, pin=pin,

@@ -410,13 +410,14 @@ class Validator:
         account = self._subsidy_account(fare.concession)
         try:
             return self.books.purchase(fare.amount, self._postings(fare, account), txn_type=TxnType.CAPP_PURCHASE,
-                                       capp_record=list(updates), kind=kind, details=details, selected=ident)
+                                       capp_record=list(updates), kind=kind, details=details, selected=ident,
+                                       settled=True)  # _tap resolved this card's torn taps first
         except NegativeBalance as e:
             if e.account != "subsidy_payable":
                 raise
             return self.books.purchase(fare.amount, self._postings(fare, SUBSIDY_RECEIVABLE),
                                        txn_type=TxnType.CAPP_PURCHASE, capp_record=list(updates), kind=kind,
-                                       details=details)  # selects the purse again: the first try began a purchase
+                                       details=details, settled=True)  # selects the purse again: the first try began one
 
     def _book_refusal(self, serial: str, reason: str, amount: int, now: datetime, kind: str = "transit_refusal",
                       extra: dict[str, Any] | None = None) -> None:
