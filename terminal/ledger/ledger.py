@@ -34,7 +34,7 @@ from .errors import (
 )
 from .model import Account, AccountBalance, DayReport, Intent, OutboxEntry, Posting, RecoveryOutcome, Resolution
 from .model import Transaction, VerifyReport, check_fen
-from .opening import append_account, check_meta, connect, initialise, read_meta, timestamp
+from .opening import append_account, check_meta, connect, immediate, initialise, read_meta, timestamp
 from .upgrade import upgrade
 
 log = logging.getLogger(__name__)
@@ -144,17 +144,11 @@ class Ledger:
     @contextmanager
     def _write(self) -> Iterator[ChainWriter]:
         """One durable SQLite transaction with a chain writer; the head is stored just before COMMIT."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._conn):
             writer = ChainWriter(self._conn, self._mac, self._meta)
             yield writer
             if writer.appended:
                 writer.store_head()
-            self._conn.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
 
     def _account(self, code: str) -> tuple[str, bool]:
         if code not in self._accounts:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import keyfile
@@ -39,6 +40,19 @@ def connect(path: Path, *, create: bool, on_sql: Callable[[str], None] | None = 
         conn.close()
         raise
     return conn
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One `BEGIN IMMEDIATE … COMMIT` (the write lock taken at once); rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def timestamp(moment: _dt.datetime) -> str:
@@ -76,8 +90,7 @@ def append_account(conn: sqlite3.Connection, chain: ChainWriter, account: Accoun
 def initialise(conn: sqlite3.Connection, mac: Mac, terminal_id: str, moment: _dt.datetime) -> dict[str, str]:
     """Create the schema and seed the chart of accounts, all in one transaction (a crash leaves nothing)."""
     now = timestamp(moment)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         meta = read_meta(conn)
         if not meta:  # another process may have initialised it while we waited for the lock
             create_all(conn)
@@ -90,9 +103,4 @@ def initialise(conn: sqlite3.Connection, mac: Mac, terminal_id: str, moment: _dt
             for account in CHART:
                 append_account(conn, chain, account, now)
             chain.store_head()
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return meta

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .opening import immediate
+
 
 class SideTables:
     """The tables of `SCHEMA` in the ledger database at `path` (which must exist: open the Ledger first)."""
@@ -34,11 +36,5 @@ class SideTables:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One durable transaction (BEGIN IMMEDIATE … COMMIT)."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self.conn):
             yield self.conn
-            self.conn.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise

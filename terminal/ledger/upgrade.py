@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .chain import CHAIN_VERSION, ChainWriter, Mac
 from .errors import LedgerCorrupt
-from .opening import read_meta
+from .opening import immediate, read_meta
 from .schema import OPEN_INTENTS_DDL, SCHEMA_VERSION, VIEWS
 
 _V1_TO_V2: tuple[str, ...] = (
@@ -35,8 +35,7 @@ def upgrade(conn: sqlite3.Connection, mac: Mac, meta: dict[str, str], path: Path
         return meta
     if meta.get("key_id") != mac.key_id():
         return meta  # check_meta names the wrong key file
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         meta = read_meta(conn)  # another process may have upgraded it while we waited for the lock
         if meta.get("schema_version") == "1":
             head = conn.execute("SELECT seq, row_hash, mac FROM chain_head WHERE id = 1").fetchone()
@@ -47,9 +46,4 @@ def upgrade(conn: sqlite3.Connection, mac: Mac, meta: dict[str, str], path: Path
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             meta = read_meta(conn)
             ChainWriter(conn, mac, meta).store_head()
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return meta

@@ -9,8 +9,10 @@ a returning card costs 4 APDUs fewer."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from applets.holder import parse_bcd_date, parse_record
 from applets.purse.layout import PURSE_AID, SFI_CAPP, SFI_LOG, SFI_TRIP, TRANSIT_CAPP_RECORD, LogRecord, TripRecord
@@ -24,6 +26,7 @@ from terminal.transit.card import MEDICAL_SFI, CardView, TransitState, category_
 from terminal.transit.venue import VENUE_RECORD
 
 BIRTH_DATE_TAG = 0x0D
+T = TypeVar("T")
 _ABSENT = (SW.FILE_NOT_FOUND, SW.RECORD_NOT_FOUND)
 
 
@@ -73,35 +76,33 @@ def balance(channel: CardChannel) -> int:
         raise BadAnswer(str(e)) from None
 
 
-def transit_state(channel: CardChannel) -> TransitState:
-    raw = _record(channel, SFI_CAPP, TRANSIT_CAPP_RECORD)
-    if raw is None:
-        raise PurseError("this card has no transit record (001A record 2)")
-    try:
-        return TransitState.from_bytes(raw)
-    except ValueError as e:
-        raise BadAnswer(f"the card's transit record is damaged ({e}): see staff") from None
-
-
-def last_trip(channel: CardChannel) -> TripRecord | None:
-    raw = _record(channel, SFI_TRIP, 1)
+def _parsed(channel: CardChannel, sfi: int, number: int, parse: Callable[[bytes], T], damaged: str) -> T | None:
+    """A record parsed, None when it is not there; BadAnswer `damaged` (with the parser's reason) if it
+    does not parse."""
+    raw = _record(channel, sfi, number)
     if raw is None:
         return None
     try:
-        return TripRecord.from_bytes(raw)
+        return parse(raw)
     except ValueError as e:
-        raise BadAnswer(f"the card's trip record is damaged ({e})") from None
+        raise BadAnswer(damaged.format(e)) from None
+
+
+def transit_state(channel: CardChannel) -> TransitState:
+    state = _parsed(channel, SFI_CAPP, TRANSIT_CAPP_RECORD, TransitState.from_bytes,
+                    "the card's transit record is damaged ({}): see staff")
+    if state is None:
+        raise PurseError("this card has no transit record (001A record 2)")
+    return state
+
+
+def last_trip(channel: CardChannel) -> TripRecord | None:
+    return _parsed(channel, SFI_TRIP, 1, TripRecord.from_bytes, "the card's trip record is damaged ({})")
 
 
 def last_log(channel: CardChannel) -> LogRecord | None:
     """The newest 0018 transaction log record, or None when the card has none."""
-    raw = _record(channel, SFI_LOG, 1)
-    if raw is None:
-        return None
-    try:
-        return LogRecord.from_bytes(raw)
-    except ValueError as e:
-        raise BadAnswer(f"the card's transaction log is damaged ({e})") from None
+    return _parsed(channel, SFI_LOG, 1, LogRecord.from_bytes, "the card's transaction log is damaged ({})")
 
 
 def venue_record(channel: CardChannel) -> bytes:
