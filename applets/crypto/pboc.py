@@ -139,8 +139,7 @@ class BlockCipher:
 
 def ecb_encrypt(alg: Algorithm, key: bytes, data: bytes) -> bytes:
     """Encrypt whole blocks in ECB mode: 3DES (8- or 16-byte key, 8 = single DES) or SM4 (16)."""
-    encryptor = Cipher(_cipher_algorithm(alg, key), modes.ECB()).encryptor()
-    return encryptor.update(bytes(data)) + encryptor.finalize()
+    return BlockCipher(alg, key).ecb(data)
 
 
 def _ecb(alg: Algorithm, key: bytes | BlockCipher, data: bytes) -> bytes:
@@ -157,16 +156,6 @@ def pad(data: bytes, block_size: int) -> bytes:
         raise ValueError(f"block size must be positive, got {block_size}")
     padded = bytes(data) + b"\x80"
     return padded + b"\x00" * (-len(padded) % block_size)
-
-
-def _cbc_mac(alg: Algorithm, key: bytes, data: bytes) -> bytes:
-    """CBC with zero IV over padded data; left 4 bytes of the last block (purse.md "MAC")."""
-    size = _block_size(alg)
-    # CBC encryption with a zero IV chains exactly like encrypt(chain XOR block) block by block: one cipher
-    # context for the whole message instead of one per block; the MAC is the head of the last block.
-    encryptor = Cipher(_cipher_algorithm(alg, key), modes.CBC(bytes(size))).encryptor()
-    out = encryptor.update(pad(data, size)) + encryptor.finalize()
-    return out[-size : -size + MAC_LENGTH]
 
 
 def diversify(alg: Algorithm, master_key: bytes | BlockCipher, factor: bytes) -> bytes:
@@ -257,11 +246,7 @@ def mac(alg: Algorithm, session_key: bytes, data: bytes) -> bytes:
 
     Single DES under the 8-byte 3DES session key; SM4 under the 16-byte SM4 session key (purse.md "MAC").
     """
-    if Algorithm(alg) is Algorithm.TDES:
-        _check_length("3DES session key", session_key, 8)
-    else:
-        _check_length("SM4 session key", session_key, 16)
-    return _cbc_mac(alg, session_key, data)
+    return session_cipher(alg, session_key).cbc_mac(data)
 
 
 def tac_cipher(alg: Algorithm, tac_key16: bytes) -> BlockCipher:
