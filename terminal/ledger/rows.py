@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 
 from .model import Intent, OutboxEntry, Posting, Transaction
 
@@ -38,37 +37,21 @@ def load_intent(conn: sqlite3.Connection, intent_id: str) -> Intent | None:
     return None if row is None else intent_from_row(row)
 
 
-@dataclass(frozen=True, slots=True)
-class OpenIntent:
-    """What committing a pending intent needs of it (no details: they are not parsed on the way)."""
-
-    kind: str
-    amount_fen: int
-    card_serial: str | None
-    card_counter: int | None
-    txn_type: int | None
-    operator: str
-    business_day: str
-    planned_postings: tuple[Posting, ...]
-
-
-def load_open_intent(conn: sqlite3.Connection, intent_id: str) -> OpenIntent | None:
-    """The intent if it is pending (in open_intents), else None (unknown, committed or resolved)."""
-    row = conn.execute(
-        "SELECT i.kind, i.amount_fen, i.card_serial, i.card_counter, i.txn_type, i.operator, i.business_day,"
-        " i.planned_postings FROM open_intents o JOIN intents i ON i.intent_id = o.intent_id WHERE o.intent_id = ?",
-        (intent_id,),
-    ).fetchone()
-    return None if row is None else OpenIntent(*row[:7], postings_from_json(row[7]))
+_PENDING = (
+    "SELECT i.seq, i.intent_id, i.kind, i.amount_fen, i.card_serial, i.card_counter, i.txn_type, i.operator,"
+    " i.business_day, i.created_at, 'pending', NULL, NULL, i.details, i.planned_postings"
+    " FROM open_intents o JOIN intents i ON i.intent_id = o.intent_id"
+)
 
 
 def load_pending(conn: sqlite3.Connection) -> list[Intent]:
-    rows = conn.execute(
-        "SELECT i.seq, i.intent_id, i.kind, i.amount_fen, i.card_serial, i.card_counter, i.txn_type, i.operator,"
-        " i.business_day, i.created_at, 'pending', NULL, NULL, i.details, i.planned_postings"
-        " FROM open_intents o JOIN intents i ON i.intent_id = o.intent_id ORDER BY i.seq"
-    ).fetchall()
-    return [intent_from_row(r) for r in rows]
+    return [intent_from_row(r) for r in conn.execute(_PENDING + " ORDER BY i.seq")]
+
+
+def load_open_intent(conn: sqlite3.Connection, intent_id: str) -> Intent | None:
+    """The intent if it is pending (in open_intents), else None (unknown, committed or resolved)."""
+    row = conn.execute(_PENDING + " WHERE o.intent_id = ?", (intent_id,)).fetchone()
+    return None if row is None else intent_from_row(row)
 
 
 def load_postings(conn: sqlite3.Connection, txn_id: int) -> tuple[Posting, ...]:
