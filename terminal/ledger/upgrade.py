@@ -40,7 +40,11 @@ def upgrade(conn: sqlite3.Connection, mac: Mac, meta: dict[str, str], path: Path
         if meta.get("schema_version") == "1":
             head = conn.execute("SELECT seq, row_hash, mac FROM chain_head WHERE id = 1").fetchone()
             if head is None or not mac.check_head(seq=head[0], row_hash_hex=head[1], meta=meta, mac_hex=head[2]):
-                raise LedgerCorrupt(f"{path}: the chain head's MAC does not match; not upgraded (run `ykt ledger verify --db {path}`)")
+                raise LedgerCorrupt(
+                    f"{path}: schema 1, and its chain head's MAC does not match its key: it was changed outside this"
+                    " program, so it is left as it is and not upgraded (examine a copy with the previous release's"
+                    " `ykt ledger verify`)"
+                )
             for sql in _V1_TO_V2:
                 conn.execute(sql)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))

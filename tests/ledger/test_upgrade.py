@@ -74,7 +74,7 @@ def test_a_tampered_head_is_not_blessed_by_the_upgrade(v1: Path) -> None:
     with sqlite3.connect(v1) as conn:
         conn.execute("UPDATE chain_head SET seq = seq - 1")
     before = _schema(v1)
-    with pytest.raises(LedgerCorrupt, match="head's MAC"):
+    with pytest.raises(LedgerCorrupt, match="chain head.s MAC does not match"):
         Ledger.open(v1)
     assert _schema(v1) == before
 
