@@ -410,6 +410,15 @@ class Ledger:
         """Committed transactions in commit order, each once, after `after_seq` (for sync)."""
         return rows.load_outbox(self._conn, after_seq, limit)
 
+    def checkpoint(self) -> int:
+        """Copy the committed pages of the WAL into the database file now (a PASSIVE checkpoint: it never
+        waits for other connections) and return how many WAL frames are still not copied (0: all are).
+
+        SQLite otherwise does it inside the commit that fills the WAL to 1,000 pages (≈ 1 ms on the tap that
+        pays for it); a validator calls this while no card is in the field."""
+        _, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return max(0, frames - copied)
+
     def verify(self, *, quick: bool = False) -> VerifyReport:
         """integrity_check, chain, HMACs, head, double-entry sums and derived tables. See verify.py."""
         from .verify import verify_connection

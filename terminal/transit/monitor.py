@@ -8,7 +8,8 @@
   `--card`).
 * `run(validator, source, emit, stop)` — wait for a card, process the tap, emit the outcome, wait until the
   card is gone; until `stop` is set or the source runs out. A reader or pcscd failure between taps is
-  waited out, never fatal.
+  waited out, never fatal. While no card is presented the validator does its housekeeping (`idle()`: the
+  ledger's WAL checkpoint), so that no tap pays for it.
 
 Example::
 
@@ -285,6 +286,7 @@ def run(validator: Any, source: TapSource, emit: Callable[[TapOutcome], None], s
             stop.wait(0.5)
             continue
         if not presented:
+            validator.idle()  # no card in the field: the ledger's housekeeping happens now, not during a tap
             if source.exhausted:
                 break
             continue

@@ -193,6 +193,14 @@ class Validator:
         st = self.tables.network.station(self.station)
         return bcd_number(st.line, 2) + bytes((st.code,))
 
+    def idle(self) -> None:
+        """Housekeeping while no card is in the field: the ledger's WAL checkpoint, so that no tap pays for it.
+        A disk error is logged; the next tap's own ledger writes say what they can."""
+        try:
+            self.ledger.checkpoint()
+        except (sqlite3.Error, OSError) as e:
+            log.warning("ledger checkpoint while idle failed: %s", e)
+
     def hotlist(self) -> Hotlist | None:
         source = self._hotlist
         if source is None or isinstance(source, Hotlist):

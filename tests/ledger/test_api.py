@@ -323,3 +323,24 @@ def test_two_processes_share_one_ledger(tmp_path: Path) -> None:
     a.close()
     b.close()
     assert not os.path.exists(str(path) + "-wal")
+
+
+def test_checkpoint_puts_the_committed_pages_into_the_database_file(book: Ledger, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    assert book.checkpoint() == 0  # the new ledger's schema and chart go into the file
+    intent = purchase(book)
+    txn = book.commit_intent(intent.intent_id, card_counter=0, txn_type=TXN_EP_PURCHASE, tac="0a0b0c0d")
+
+    def in_the_file_alone() -> int:  # the database file without its WAL: what a checkpoint has copied
+        copy = tmp_path / "copy.sqlite"
+        shutil.copyfile(book.path, copy)
+        with sqlite3.connect(copy) as conn:
+            return conn.execute("SELECT count(*) FROM transactions WHERE seq = ?", (txn.txn_id,)).fetchone()[0]
+
+    assert in_the_file_alone() == 0  # still only in the WAL
+    assert book.checkpoint() == 0
+    assert in_the_file_alone() == 1
+    assert book.checkpoint() == 0  # nothing left: cheap
+    assert book.verify().ok

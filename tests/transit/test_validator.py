@@ -311,3 +311,22 @@ def test_gate_repeat_after_a_validator_restart_is_caught_from_the_card(rig: Rig)
     rig.advance(seconds=rig.tables.validator.double_tap_seconds + 1)
     assert rig.tap(card, "gate", "city-library").status is TapStatus.APPROVED  # a new visit
     assert card_state(card)["ep"]["offline"] == entries + 1
+
+
+def test_the_headless_loop_checkpoints_the_ledger_while_no_card_is_there(rig: Rig) -> None:
+    import shutil
+    import sqlite3
+    import threading
+
+    from terminal.transit.monitor import EmulatedTapSource, run
+
+    rig.ledger.checkpoint()  # the new ledger's schema into the file
+    validator = rig.validator("bus", "71")
+    source = EmulatedTapSource([new_card("zhang-wei", ep=5_000)], reader=rig.reader)
+    outcomes: list = []
+    assert run(validator, source, outcomes.append, threading.Event()) == 1
+    assert outcomes[0].status is TapStatus.APPROVED
+    copy = rig.folder / "copy.sqlite"  # the database file alone, without its WAL
+    shutil.copyfile(rig.ledger.path, copy)
+    with sqlite3.connect(copy) as conn:  # the tap was copied in while no card was there, not by a later tap
+        assert conn.execute("SELECT count(*) FROM transactions WHERE seq = ?", (outcomes[0].txn_id,)).fetchone() == (1,)
